@@ -1,0 +1,103 @@
+"""Project hooks: expectation validation of bound datasets, and the run report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from kedro.framework.hooks import hook_impl
+
+from gaze_pipelines.core.io import atomic_write_text
+from gaze_pipelines.validation.suites import SuiteRegistry
+
+logger = logging.getLogger(__name__)
+
+
+class ExpectationValidationHook:
+    """Validate every suite-bound table before it is saved; a failure stops the run."""
+
+    def __init__(self) -> None:
+        self._registry: SuiteRegistry | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        """Load the suites of ``conf/base/expectations``."""
+        conf_source = Path(context.config_loader.conf_source)
+        self._registry = SuiteRegistry(conf_source / "base" / "expectations")
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
+        """Run the suites bound to ``dataset_name``; raise ``ExpectationFailure`` on failure."""
+        if self._registry is None or not isinstance(data, pd.DataFrame):
+            return
+        self._registry.validate(dataset_name, data)
+
+
+class RunReportHook:
+    """Write ``data/08_reporting/run_report.json``: node timings, table sizes, rejects by reason."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._node_start: dict[str, float] = {}
+        self._nodes: dict[str, float] = {}
+        self._tables: dict[str, int] = {}
+        self._rejects: dict[str, dict[str, int]] = defaultdict(dict)
+        self._t0 = time.perf_counter()
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Start a fresh report."""
+        self._reset()
+        self._run_params = {k: str(v) for k, v in run_params.items()}
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        """Remember when the node started."""
+        self._node_start[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node, outputs: dict[str, Any]) -> None:
+        """Record node duration, table sizes and reject counts of its outputs."""
+        self._nodes[node.name] = round(time.perf_counter() - self._node_start.get(node.name, 0), 3)
+        for name, value in outputs.items():
+            if not isinstance(value, pd.DataFrame):
+                continue
+            self._tables[name] = len(value)
+            if name.endswith("rejects") and "reason" in value.columns:
+                counts = value["reason"].astype(str).str.split(":").str[0].value_counts()
+                self._rejects[name] = {str(k): int(v) for k, v in counts.items()}
+                total = int(counts.sum())
+                if total:
+                    logger.warning(
+                        "%s: %d rejected rows (%s)",
+                        name,
+                        total,
+                        ", ".join(f"{k}={v}" for k, v in self._rejects[name].items()),
+                    )
+                else:
+                    logger.info("%s: no rejected rows", name)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Write the report next to the other reporting outputs."""
+        project_path = Path(run_params.get("project_path") or ".")
+        report = {
+            "pipeline": run_params.get("pipeline_names") or run_params.get("pipeline_name"),
+            "run_id": run_params.get("run_id") or run_params.get("session_id"),
+            "seconds": round(time.perf_counter() - self._t0, 3),
+            "nodes": self._nodes,
+            "tables": self._tables,
+            "rejects": self._rejects,
+        }
+        out = project_path / "data" / "08_reporting" / "run_report.json"
+        try:
+            atomic_write_text(out, json.dumps(report, indent=2, default=str))
+        except OSError as exc:  # reporting must never mask the run's own outcome
+            logger.warning("could not write run report %s: %s", out, exc)
