@@ -1,0 +1,1 @@
+"""GazeNet family (TAO ``gazenet``): sample, data, train, evaluate, inference, export."""
