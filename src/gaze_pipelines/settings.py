@@ -1,20 +1,61 @@
-"""Project settings: config loader (deep-merged parameters), hooks, session store."""
+"""Project settings: config loader (deep-merged parameters, ``${params:...}``), hooks."""
+
+from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kedro.config import OmegaConfigLoader
+from omegaconf import OmegaConf
 
 from gaze_pipelines.hooks import ExpectationValidationHook, RunReportHook
 
+_MISSING = object()
+
+
+def _lookup(tree: Any, dotted: str) -> Any:
+    node = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
 
 class ProjectConfigLoader(OmegaConfigLoader):
-    """OmegaConfigLoader that ignores ``*.example.yml`` templates shipped in ``conf/local``."""
+    """OmegaConfigLoader with two additions.
+
+    - ``*.example.yml`` templates shipped in ``conf/local`` are not loaded.
+    - ``${params:dotted.key}`` (or ``${params:key, default}``) in the catalog resolves to a merged
+      parameter (base, then the run env, then ``--params``), so a path a user sets once as a
+      parameter drives both the node that uses it and the dataset that reads or writes it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._params_cache: dict[str, Any] | None = None
+        OmegaConf.register_new_resolver("params", self._param_value, replace=True)
 
     def _is_valid_config_path(self, path: Path) -> bool:
         """Accept yaml/json config files except the ``.example.`` templates."""
         if ".example." in Path(path).name:
             return False
         return super()._is_valid_config_path(path)
+
+    def _param_value(self, key: str, default: Any = _MISSING) -> Any:
+        runtime = self.runtime_params or {}
+        value = _lookup(runtime, key)
+        if value is _MISSING:
+            value = runtime.get(key, _MISSING)
+        if value is _MISSING:
+            if self._params_cache is None:
+                self._params_cache = self["parameters"]
+            value = _lookup(self._params_cache, key)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise KeyError(f"${{params:{key}}}: no parameter '{key}' in conf/ or --params")
+            return default
+        return value
 
 
 HOOKS = (ExpectationValidationHook(), RunReportHook())
