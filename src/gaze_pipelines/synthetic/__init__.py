@@ -1,0 +1,1 @@
+"""Renderers of the embedded sample data of each model family."""
