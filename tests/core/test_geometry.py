@@ -1,0 +1,135 @@
+"""Geometry: theta/phi, screen mapping (TAO formula on the fixture Config), normalization warp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gaze_pipelines.core import geometry
+from gaze_pipelines.core.face_model import GENERIC_FACE_68, face_centre
+from gaze_pipelines.pipelines.gazenet.tao_format import parse_set_config
+
+
+@given(st.floats(-1.4, 1.4), st.floats(-3.0, 3.0))
+def test_theta_phi_round_trip(theta, phi):
+    g = geometry.theta_phi_to_gaze(theta, phi)
+    assert np.isclose(np.linalg.norm(g), 1.0)
+    t2, p2 = geometry.gaze_to_theta_phi(g)
+    assert np.isclose(t2, theta, atol=1e-9)
+    assert np.isclose(np.angle(np.exp(1j * (p2 - phi))), 0.0, atol=1e-9)
+
+
+def test_theta_phi_conventions():
+    # Looking straight back at the camera (-z): theta = phi = 0; looking up (-y): theta > 0.
+    assert np.allclose(geometry.gaze_to_theta_phi(np.array([0.0, 0.0, -1.0])), (0.0, 0.0))
+    theta, _ = geometry.gaze_to_theta_phi(np.array([0.0, -0.5, -1.0]))
+    assert theta > 0
+    _, phi = geometry.gaze_to_theta_phi(np.array([-0.5, 0.0, -1.0]))
+    assert phi > 0
+
+
+def _fixture_config(tao_fixtures):
+    d = tao_fixtures / "dataio"
+    files = {n: (d / n).read_text() for n in ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "resolution.txt")}
+    return parse_set_config(files, str(d))
+
+
+def test_screen_to_camera_matches_tao_formula(tao_fixtures):
+    cfg = _fixture_config(tao_fixtures)
+    assert cfg.screen_mm == (1650.0, 930.0) and cfg.screen_px == (1920, 1080)
+    px = np.array([[1194.0, 881.0], [0.0, 0.0], [1920.0, 1080.0]])
+    got = geometry.screen_to_camera(px, cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px)
+    # TAO gaze_strategy.py, written out by hand for each point.
+    for (x, y), g in zip(px, got, strict=True):
+        v = np.array([x * 1650.0 / 1920.0, y * 930.0 / 1080.0, 1.0])
+        expected = cfg.R @ v + cfg.T
+        assert np.allclose(g, expected)
+    back = geometry.camera_to_screen(
+        geometry.screen_to_camera(px, cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px) - cfg.R[:, 2] * 1.0,
+        cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px,
+    )
+    assert np.allclose(back, px, atol=1e-6)
+
+
+def test_tao_records_follow_our_angle_conventions(tao_fixtures):
+    """In TAO-written records, per-eye theta/phi are our angles of (gaze_cam - eye centre) and
+    label/theta, phi are the mean of the two eyes'."""
+    from gaze_pipelines.datasets.tfrecord import read_tfrecords
+    from gaze_pipelines.pipelines.gazenet.features import TAO_GAZE_FEATURES
+
+    df = read_tfrecords(str(tao_fixtures / "dataio" / "combined.tfrecords"), TAO_GAZE_FEATURES)
+    target = df[["label/gaze_cam_x", "label/gaze_cam_y", "label/gaze_cam_z"]].to_numpy(float)
+    for eye, pc in (("le", "lpc"), ("re", "rpc")):
+        centre = df[[f"label/{pc}_cam_x", f"label/{pc}_cam_y", f"label/{pc}_cam_z"]].to_numpy(float)
+        theta, phi = geometry.gaze_to_theta_phi(target - centre)
+        assert np.allclose(theta, df[f"label/theta_{eye}"], atol=1e-5)
+        assert np.allclose(phi, df[f"label/phi_{eye}"], atol=1e-5)
+    assert np.allclose(df["label/theta"], (df["label/theta_le"] + df["label/theta_re"]) / 2, atol=1e-6)
+    assert np.allclose(df["label/phi"], (df["label/phi_le"] + df["label/phi_re"]) / 2, atol=1e-6)
+
+
+def test_intersect_screen_hits_target():
+    R = np.eye(3)
+    T = np.array([0.0, 0.0, 0.0])
+    eye = np.array([10.0, -20.0, 600.0])
+    target = np.array([100.0, 50.0, 0.0])
+    por = geometry.intersect_screen(eye, target - eye, R, T)
+    assert np.allclose(por, target)
+
+
+def test_normalization_maps_face_centre_to_patch_centre():
+    K = np.array([[900.0, 0, 320], [0, 900.0, 240], [0, 0, 1]])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rvec = rng.normal(0, 0.25, 3)
+        import cv2
+
+        R = cv2.Rodrigues(rvec)[0]
+        t = np.array([rng.uniform(-80, 80), rng.uniform(-60, 60), rng.uniform(400, 900)])
+        centre = face_centre(GENERIC_FACE_68) @ R.T + t
+        for size, focal in (((224, 224), 960.0), ((120, 120), 1920.0)):
+            nw = geometry.normalization(centre, R, K, size, focal)
+            px = geometry.project_points(centre[None], K)
+            mapped = geometry.warp_points(px, nw, K, np.zeros(5))[0]
+            assert np.allclose(mapped, (size[0] / 2, size[1] / 2), atol=1e-6)
+            # The virtual camera's x axis stays in the plane of the head's x axis (no roll).
+            assert abs(nw.rotation[1] @ R[:, 0]) < 1e-9
+            # Distance is normalized: the centre lands 600 mm in front of the virtual camera.
+            assert np.isclose((nw.scale @ nw.rotation @ centre)[2], 600.0)
+
+
+def test_angular_error():
+    assert np.isclose(geometry.angular_error_deg(np.array([1, 0, 0]), np.array([0, 1, 0])), 90.0)
+
+
+@pytest.mark.parametrize("pitch,yaw,roll", [(0, 0, 0), (10, -20, 5), (-15, 30, -8)])
+def test_pnp_recovers_pose_of_generic_face(pitch, yaw, roll):
+    import cv2
+
+    K = np.array([[800.0, 0, 320], [0, 800.0, 240], [0, 0, 1]])
+    rvec = cv2.Rodrigues(cv2.Rodrigues(np.zeros(3))[0])[0]
+    from gaze_pipelines.synthetic.face3d import rotation_from_euler
+
+    R = rotation_from_euler(pitch, yaw, roll)
+    rvec, _ = cv2.Rodrigues(R)
+    t = np.array([20.0, -10.0, 650.0])
+    pts2, _ = cv2.projectPoints(GENERIC_FACE_68, rvec, t, K, np.zeros(5))
+    pose = geometry.solve_head_pose(pts2.reshape(-1, 2), GENERIC_FACE_68, K, np.zeros(5))
+    assert pose is not None
+    assert geometry.rotation_angle_deg(pose.rotation, R) < 0.1
+    assert pose.reprojection_error_px < 1e-3
+    assert np.allclose(pose.tvec, t, atol=0.5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-1.0, 1.0), st.floats(-1.0, 1.0))
+def test_normalized_gaze_is_rotation_only(theta, phi):
+    K = np.array([[900.0, 0, 320], [0, 900.0, 240], [0, 0, 1]])
+    centre = np.array([30.0, -20.0, 700.0])
+    nw = geometry.normalization(centre, np.eye(3), K, (224, 224), 960.0)
+    g = geometry.theta_phi_to_gaze(theta, phi)
+    gn = nw.rotate_gaze(g)
+    assert np.isclose(np.linalg.norm(gn), 1.0)
+    assert np.isclose(geometry.angular_error_deg(gn, nw.rotation @ g), 0.0, atol=1e-6)
