@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import pkgutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +18,79 @@ from gaze_pipelines.core.io import atomic_write_text
 from gaze_pipelines.validation.suites import SuiteRegistry
 
 logger = logging.getLogger(__name__)
+
+
+class ParameterError(ValueError):
+    """A parameter failed validation; the message lists every bad key path and allowed values."""
+
+
+def _params_models() -> dict[str, type]:
+    """Collect ``PARAMS_MODELS`` ({dotted parameter key: pydantic model}) of every family."""
+    import gaze_pipelines.pipelines as pkg  # noqa: PLC0415
+
+    models: dict[str, type] = {}
+    for family in pkgutil.iter_modules(pkg.__path__):
+        if not family.ispkg:
+            continue
+        fam_pkg = importlib.import_module(f"{pkg.__name__}.{family.name}")
+        for mod in pkgutil.iter_modules(fam_pkg.__path__):
+            if mod.name.startswith("params"):
+                module = importlib.import_module(f"{fam_pkg.__name__}.{mod.name}")
+                models.update(getattr(module, "PARAMS_MODELS", {}))
+    return models
+
+
+def _lookup(tree: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+def format_validation_error(key: str, exc: Exception) -> str:
+    """Render a pydantic ValidationError as one line per bad key path."""
+    lines = []
+    for err in getattr(exc, "errors", lambda: [])():
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        path = f"{key}.{loc}" if loc else key
+        ctx = err.get("ctx") or {}
+        allowed = ctx.get("expected") or ""
+        extra = f" (allowed: {allowed})" if allowed and "allowed" not in err["msg"] else ""
+        lines.append(f"  {path}: {err['msg']}{extra}; got {err.get('input')!r}")
+    return "\n".join(lines) or f"  {key}: {exc}"
+
+
+def validate_parameters(params: dict[str, Any], used: set[str] | None = None) -> None:
+    """Validate every registered parameter model whose key is present (and used, if given)."""
+    problems = []
+    for key, model in _params_models().items():
+        if used is not None and not any(
+            u == key or u.startswith(key + ".") or key.startswith(u + ".") for u in used
+        ):
+            continue
+        value = _lookup(params, key)
+        if value is None:
+            continue
+        try:
+            model.model_validate(value)
+        except Exception as exc:  # noqa: BLE001 - pydantic.ValidationError, re-raised below
+            problems.append(format_validation_error(key, exc))
+    if problems:
+        raise ParameterError("invalid parameters (conf/base + conf/local + --params):\n" + "\n".join(problems))
+
+
+class ParameterValidationHook:
+    """Validate the parameters a pipeline uses before any node runs."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        """Fail fast with key paths and allowed values."""
+        used = {i[len("params:") :] for i in pipeline.inputs() if i.startswith("params:")}
+        if not used:
+            return
+        params = catalog.load("parameters")
+        validate_parameters(params, used)
 
 
 class ExpectationValidationHook:

@@ -8,7 +8,7 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 
-from gaze_pipelines.hooks import ExpectationValidationHook, RunReportHook
+from gaze_pipelines.hooks import ExpectationValidationHook, ParameterValidationHook, RunReportHook
 
 _MISSING = object()
 
@@ -58,7 +58,7 @@ class ProjectConfigLoader(OmegaConfigLoader):
         return value
 
 
-HOOKS = (ExpectationValidationHook(), RunReportHook())
+HOOKS = (ParameterValidationHook(), ExpectationValidationHook(), RunReportHook())
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {

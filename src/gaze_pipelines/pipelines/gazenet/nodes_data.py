@@ -676,6 +676,15 @@ def build_records(
 def frame_table_for_storage(frames: pd.DataFrame) -> pd.DataFrame:
     """The frame table as stored (parquet): numpy vectors become lists, internal columns dropped."""
     out = frames.drop(columns=[c for c in ("legacy_face",) if c in frames]).copy()
+    for name in ("mid_cam", "lpc_cam", "rpc_cam", "face_cam"):
+        if name in out:
+            vals = [np.asarray(v, float) if isinstance(v, (np.ndarray, list)) else np.full(3, np.nan) for v in out[name]]
+            arr = np.stack(vals) if vals else np.zeros((0, 3))
+            for i, c in enumerate("xyz"):
+                out[f"{name}_{c}"] = arr[:, i]
+    out["facebbx_x2"] = out["facebbx_x"] + out["facebbx_w"]
+    out["facebbx_y2"] = out["facebbx_y"] + out["facebbx_h"]
+    out["n_visible_landmarks"] = [int(np.sum(np.asarray(o)[:68] == 0)) for o in out["landmarks_occ"]]
     for col in out.columns:
         if out[col].dtype != object:
             continue
