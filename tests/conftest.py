@@ -37,6 +37,7 @@ class KedroProject:
         shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
         (root / "conf" / "local").mkdir(parents=True)
         shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+        (root / "src").mkdir()  # kedro requires source_dir; the package comes from PYTHONPATH
         (root / ".telemetry").write_text("consent: false\n")
         for layer in (
             "01_raw", "02_intermediate", "03_primary", "04_feature",

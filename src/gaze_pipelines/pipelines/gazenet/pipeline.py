@@ -8,6 +8,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node, pipeline
 
 from gaze_pipelines.pipelines.gazenet import nodes_data as nd
+from gaze_pipelines.pipelines.gazenet.nodes_sample import sample_pipeline
 
 CONVERT = "params:gazenet.dataset_convert"
 
@@ -43,6 +44,7 @@ def data_pipeline() -> Pipeline:
 def create_pipelines() -> dict[str, Pipeline]:
     """Stage pipelines of the GazeNet family, by registered name."""
     stages = {
+        "gazenet_sample": sample_pipeline(),
         "gazenet_data": data_pipeline(),
     }
     return stages
