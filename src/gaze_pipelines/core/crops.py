@@ -148,3 +148,30 @@ def eye_features(landmarks: np.ndarray, use_pupils: bool) -> np.ndarray:
     out[:12] = _side_features_no_pupil(left)
     out[28:40] = _side_features_no_pupil(right)
     return out.astype(np.float32)
+
+
+def enlarge_box(
+    box: tuple[float, float, float, float],
+    ratio: float,
+    square: bool,
+    frame_w: int,
+    frame_h: int,
+) -> tuple[int, int, int, int]:
+    """Crop box ``(x1, y1, x2, y2)`` from a tight box: scaled by ``ratio`` about its centre, made
+    square on its longer side when ``square``, then shifted (not shrunk) to lie inside the frame;
+    a box larger than the frame is reduced to the frame's shorter side (square) or clipped.
+
+    Used by TAO GestureNet's hand crops (``convert_bbox_square``, ``bbox_enlarge_ratio``).
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    w, h = (x2 - x1) * ratio, (y2 - y1) * ratio
+    if square:
+        w = h = min(max(w, h), float(min(frame_w, frame_h)))
+    w, h = min(w, float(frame_w)), min(h, float(frame_h))
+    left = min(max(cx - w / 2.0, 0.0), frame_w - w)
+    top = min(max(cy - h / 2.0, 0.0), frame_h - h)
+    x1i, y1i = int(round(left)), int(round(top))
+    wi, hi = max(1, int(round(w))), max(1, int(round(h)))
+    x1i, y1i = min(max(x1i, 0), frame_w - wi), min(max(y1i, 0), frame_h - hi)
+    return x1i, y1i, x1i + wi, y1i + hi

@@ -2,6 +2,8 @@
 
 from gaze_pipelines.datasets.files import AtomicTextDataset, BytesDataset
 from gaze_pipelines.datasets.gazenet_raw import GazeNetRawDataset, RawSet
+from gaze_pipelines.datasets.gesturenet import GestureTree, GestureTreeDataset, TaoSpecDataset
 from gaze_pipelines.datasets.tfrecord import TFRecordDataset
 
-__all__ = ["AtomicTextDataset", "BytesDataset", "GazeNetRawDataset", "RawSet", "TFRecordDataset"]
+__all__ = ["AtomicTextDataset", "BytesDataset", "GazeNetRawDataset", "GestureTree", "GestureTreeDataset",
+           "RawSet", "TaoSpecDataset", "TFRecordDataset"]
