@@ -12,6 +12,10 @@ serializable (``get_config`` / registered with Keras), so a saved model with its
 - ``ExponentialDecay(learning_rate, decay_steps, decay_rate, staircase=False, min_learning_rate=0)``:
   ``max(min_lr, lr * decay_rate ** (step / decay_steps))`` (``floor`` of the exponent when
   ``staircase``), as TAO's ``ExponentialDecayLearningRateSchedule``.
+- ``StepDecay(learning_rate, drop_rate, decay_every, steps_per_unit=1, offset=0,
+  min_learning_rate=0)``: ``max(min_lr, lr * drop_rate ** floor((step // steps_per_unit + offset) /
+  decay_every))``, TAO GestureNet's step decay (``initial_lrate``, ``lr_drop_rate``,
+  ``decay_step_size``); ``steps_per_unit`` = steps per epoch counts ``decay_every`` in epochs.
 
 Helpers:
 
@@ -149,6 +153,57 @@ class ExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
             "decay_steps": self.decay_steps,
             "decay_rate": self.decay_rate,
             "staircase": self.staircase,
+            "min_learning_rate": self.min_learning_rate,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Piecewise-constant decay: the rate is multiplied by ``drop_rate`` every ``decay_every`` units."""
+
+    def __init__(
+        self,
+        learning_rate: float,
+        drop_rate: float,
+        decay_every: int,
+        steps_per_unit: int = 1,
+        offset: int = 0,
+        min_learning_rate: float = 0.0,
+    ) -> None:
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+        if not 0 < drop_rate <= 1:
+            raise ValueError(f"drop_rate must be in (0, 1], got {drop_rate}")
+        if int(decay_every) < 1 or int(steps_per_unit) < 1:
+            raise ValueError(
+                f"decay_every and steps_per_unit must be >= 1, got {decay_every}, {steps_per_unit}"
+            )
+        if int(offset) < 0 or min_learning_rate < 0:
+            raise ValueError(
+                f"offset and min_learning_rate must be >= 0, got {offset}, {min_learning_rate}"
+            )
+        self.learning_rate = float(learning_rate)
+        self.drop_rate = float(drop_rate)
+        self.decay_every = int(decay_every)
+        self.steps_per_unit = int(steps_per_unit)
+        self.offset = int(offset)
+        self.min_learning_rate = float(min_learning_rate)
+
+    def __call__(self, step: Any) -> Any:
+        """Learning rate at ``step``."""
+        unit = ops.floor(_step(step) / float(self.steps_per_unit))
+        drops = ops.floor((unit + float(self.offset)) / float(self.decay_every))
+        lr = self.learning_rate * ops.power(self.drop_rate, drops)
+        return ops.maximum(lr, self.min_learning_rate)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {
+            "learning_rate": self.learning_rate,
+            "drop_rate": self.drop_rate,
+            "decay_every": self.decay_every,
+            "steps_per_unit": self.steps_per_unit,
+            "offset": self.offset,
             "min_learning_rate": self.min_learning_rate,
         }
 
