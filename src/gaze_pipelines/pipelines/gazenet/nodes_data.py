@@ -113,6 +113,7 @@ def ingest_labels(
                 continue
             for name, reason in bad:
                 rejects.append(_reject(raw.set_id, user, PurePosixPath(name).stem, "ingest", reason))
+                labelled.add((user, PurePosixPath(name).name))  # already rejected: count it once
             by_base = {PurePosixPath(rel).name: path for rel, path in raw.frames[user].items()}
             for fl in frames:
                 base = PurePosixPath(fl.filename).name
@@ -278,10 +279,12 @@ def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.
         occ = np.asarray(row.landmarks_occ)
         w, h = row.frame_width, row.frame_height
         valid = (occ[:68] != 1) & (lm[:68, 0] >= 0) & (lm[:68, 1] >= 0) & (lm[:68, 0] <= w) & (lm[:68, 1] <= h)
-        sel = PNP_POINTS
+        sel, refine = PNP_POINTS, np.searchsorted(PNP_POINTS, PNP_REFINE)
+        subset = getattr(row, "pnp_indices", None)  # a source's own point subset (MPIIFaceGaze: 6)
+        if isinstance(subset, (np.ndarray, list)):
+            sel, refine = np.asarray(subset, np.int64), None
         pose = geometry.solve_head_pose(
-            lm[sel], model[sel], cfg.K, cfg.dist, valid[sel],
-            refine_indices=np.searchsorted(sel, PNP_REFINE),
+            lm[sel], model[sel], cfg.K, cfg.dist, valid[sel], refine_indices=refine,
         )
         target = np.array([row.gaze_cam_x, row.gaze_cam_y, row.gaze_cam_z])
         res: dict[str, Any] = {"valid_theta_phi": 0, "invalid_reason": "pnp_failed"}
@@ -402,7 +405,7 @@ def _normalize_user(task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, s
             m1, m2 = maps[(img.shape[1], img.shape[0])]
             img_u = cv2.remap(img, m1, m2, cv2.INTER_LINEAR) if m1 is not None else img
             norm = _norm_frame(row, cfg, img_u, p)
-            name = PurePosixPath(row.image_path).name
+            name = row.frame + PurePosixPath(row.image_path).suffix  # frame: unique per user
             for kind, patch in norm.pop("images").items():
                 images[f"{norm_root}/{kind}/{row.user}/{PurePosixPath(name).stem}"] = _encode(patch, p.png_compression)
             res["norm_frame_path"] = f"{norm_root}/frame/{row.user}/{name}"
