@@ -45,6 +45,11 @@ class KedroProject:
         ):
             (root / "data" / layer).mkdir(parents=True, exist_ok=True)
 
+    def with_src(self) -> KedroProject:
+        """Copy ``src/`` in as well (``kedro viz build`` wants it inside the project root)."""
+        shutil.copytree(REPO / "src", self.root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+        return self
+
     def set_params(self, overrides: dict, name: str = "parameters_test.yml") -> None:
         """Write parameter overrides to conf/local (deep-merged over conf/base)."""
         (self.root / "conf" / "local" / name).write_text(yaml.safe_dump(overrides))
