@@ -238,7 +238,7 @@ def rotation_from_euler(pitch: float, yaw: float, roll: float) -> np.ndarray:
     """Head-frame rotation from angles in radians: ``Rz(roll) @ Ry(yaw) @ Rx(pitch)``.
 
     With the head axes of ``core.face_model``, positive pitch turns the face down, positive
-    yaw turns it toward the subject's left (image right), positive roll tilts it clockwise
+    yaw turns it toward the subject's right (image left), positive roll tilts it clockwise
     in the image.
     """
     cp, sp, cy, sy, cr, sr = (
