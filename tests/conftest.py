@@ -47,7 +47,7 @@ class KedroProject:
 
     def with_src(self) -> KedroProject:
         """Copy ``src/`` in as well (``kedro viz build`` wants it inside the project root)."""
-        shutil.copytree(REPO / "src", self.root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / "src", self.root / "src", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
         return self
 
     def set_params(self, overrides: dict, name: str = "parameters_test.yml") -> None:
