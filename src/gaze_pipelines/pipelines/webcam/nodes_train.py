@@ -1,0 +1,85 @@
+"""Nodes of ``webcam_train`` and ``webcam_tune``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gaze_pipelines.core.tune import SweepSettings, best_params_tree, run_sweep
+from gaze_pipelines.pipelines.webcam.params import validate_params
+from gaze_pipelines.pipelines.webcam.training import train_variant, tune_trainable
+
+logger = logging.getLogger(__name__)
+
+
+def train_models(
+    arrays: dict[str, np.ndarray], split: pd.DataFrame, webcam: dict[str, Any]
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """Train every variant of ``webcam.train.variants``; models, per-epoch history, summary."""
+    p = validate_params(webcam)
+    models, histories, summaries = {}, [], {}
+    for variant in p.train.variants:
+        logger.info("webcam_train: training the '%s' variant", variant)
+        model, history, summary = train_variant(arrays, split, variant, p)
+        models[variant] = model
+        histories.append(history)
+        summaries[variant] = summary
+        logger.info(
+            "webcam_train[%s]: best epoch %s, val RMSE %.1f px",
+            variant, summary["best_epoch"], summary["best_val_rmse_px"] or float("nan"),
+        )  # fmt: skip
+    return models, pd.concat(histories, ignore_index=True), summaries
+
+
+def tune_model(
+    arrays: dict[str, np.ndarray], split: pd.DataFrame, webcam: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Ray Tune ASHA sweep of ``webcam.tune``; trials, best parameters (YAML tree), summary."""
+    p = validate_params(webcam)
+    t = p.tune
+    base = p.model_dump(mode="json")
+    base["train"]["epochs"] = t.epochs
+    base["train"]["variants"] = [t.variant]
+    space = {k: v.model_dump(exclude_none=True) for k, v in t.search_space.items()}
+    settings = SweepSettings(
+        epochs=t.epochs, num_samples=t.num_samples, metric=t.metric, mode=t.mode,
+        grace_period=t.grace_period, reduction_factor=t.reduction_factor, seed=t.seed,
+        address=t.address, num_cpus=t.num_cpus, cpus_per_trial=t.cpus_per_trial,
+        max_concurrent_trials=t.max_concurrent_trials, storage_path=t.storage_path,
+        name=f"webcam_{t.variant}",
+    )  # fmt: skip
+    data = {"arrays": dict(arrays), "split": split, "variant": t.variant,
+            "max_train_samples": t.max_train_samples}  # fmt: skip
+    result = run_sweep(tune_trainable, data, base, space, settings)
+    best = best_params_tree("webcam", result.best_config)
+    summary = {
+        "variant": t.variant,
+        "trials": int(len(result.trials)),
+        "epochs": t.epochs,
+        "metric": t.metric,
+        "best_metric": result.best_metric,
+        "best_rmse_px": _rmse_of(result.trials),
+        "best_trial": result.best_trial,
+        "best_config": result.best_config,
+        "wall_seconds": round(result.seconds, 2),
+        "scheduler": {
+            "name": "ASHA",
+            "max_t": t.epochs,
+            "grace_period": t.grace_period,
+            "reduction_factor": t.reduction_factor,
+        },  # fmt: skip
+        "ray": {"address": t.address or "local", "cpus_per_trial": t.cpus_per_trial},
+        "use": "copy webcam_tuned_parameters.yml into conf/local/ to train with the best config",
+    }
+    return result.trials, best, summary
+
+
+def _rmse_of(trials: pd.DataFrame) -> float | None:
+    col = "last_val_rmse_px"
+    if col in trials.columns and len(trials):
+        value = trials.iloc[0][col]
+        return None if pd.isna(value) else float(value)
+    return None
