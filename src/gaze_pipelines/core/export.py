@@ -1,0 +1,1039 @@
+"""Export core shared by every model family: Keras -> ONNX, INT8 Q/DQ, TensorRT, side-by-side report.
+
+No Kedro imports here; the Kedro side is ``gaze_pipelines.pipelines.export`` (node functions and
+``create_export_pipeline``) and the datasets ``OnnxModelDataset`` / ``TensorRTEngineDataset`` /
+``PredictorDataset`` in ``gaze_pipelines.datasets``.
+
+API (what a family calls)
+-------------------------
+``interface_from_keras(model, *, channels_last=False, input_names=None, output_names=None,
+input_shapes=None) -> ModelInterface``
+    Describes the exported tensors: ONNX name, Keras name, per-sample ONNX shape and Keras
+    shape. Rank-3 Keras inputs (H, W, C) are images and are exported channels-first (C, H, W)
+    unless ``channels_last``; ``input_names`` / ``output_names`` rename Keras names to the
+    deployment names (GazeNet: ``{"input_face_images": "input_face_images:0", ...}``,
+    ``{"fc_joint": "fc_joint/concat:0"}``); ``input_shapes`` reshapes an input to another shape of
+    the same size (GazeNet's facegrid: Keras ``(625,)`` exported as TAO's ``(1, 625, 1)``).
+    The interface is stored in the ONNX metadata (``gaze_pipelines.interface``), so every
+    predictor accepts the *Keras-named, Keras-layout* inputs the KPI code produces as well as
+    ONNX-named, ONNX-layout inputs.
+
+``keras_to_onnx(model, interface=None, *, opset=17, **interface_kwargs) -> onnx.ModelProto``
+    tf2onnx ``from_function`` with an explicit input signature, dynamic batch (dim ``batch``),
+    opset 17-18, layout transposes inside the graph, names kept, checked with the ONNX checker.
+
+``quantize_int8(model, calibration, *, method="entropy", per_channel=True, percentile=99.999,
+op_types=None, nodes_to_exclude=None, preprocess=True) -> Int8Result``
+    onnxruntime ``quantize_static``: QDQ format, symmetric QInt8 activations and weights
+    (``ActivationSymmetric`` / ``WeightSymmetric``, all zero points 0), per-channel weights,
+    calibration method entropy | minmax | percentile over ``calibration`` (an iterable of input
+    dicts, Keras- or ONNX-named). ``Int8Result.model`` is the Q/DQ ``ModelProto``,
+    ``Int8Result.ranges`` a readable DataFrame (one row per quantized tensor: calibrated
+    min/max, amax, scale, zero point, kind, per-channel) to save as CSV next to the model.
+    ``calibration_batches(batches, cal_batches, cal_batch_size)`` re-batches any stream of input
+    dicts (e.g. the training split) into exactly that many calibration batches.
+
+``to_fp16_onnx(model) -> onnx.ModelProto``: FP16 graph with FP32 inputs/outputs, the input of a
+strongly typed FP16 TensorRT engine (TensorRT 11 removed ``BuilderFlag.FP16``).
+
+``build_tensorrt_engine(model, *, max_batch_size=32, opt_batch_size=None, workspace_mib=1024)
+-> TensorRTEngine``
+    TensorRT >= 10 Python API: strongly typed network parsed from the ONNX (Q/DQ INT8 or FP16
+    graph: precision comes from the graph), one optimization profile 1..max_batch_size, workspace
+    via ``set_memory_pool_limit``. Raises ``TensorRTUnavailableError`` naming what is missing
+    (the ``tensorrt`` package, ``pycuda``, a CUDA GPU) when it cannot run; ``tensorrt_missing()``
+    returns that reason (or ``None``) so tests can skip with it.
+
+``check_parity(reference, candidate, inputs) -> dict`` (max/mean abs diff, max rel diff) and
+``compare_formats(predictors, evaluate, inputs, *, reference="keras", file_sizes=None,
+batch_sizes=(1, 32), ...) -> pandas.DataFrame``: per format the KPIs of ``evaluate(predictor)``,
+their difference to the reference (absolute and relative), output max abs diff, p50/p95 latency
+at each batch size (``core.latency``), file size and speed-up; ``report_markdown(df)`` renders it.
+
+Parameters: ``ExportParams`` (pydantic, ``extra="forbid"``) is the ``<model>.export`` section of
+every family; ``validate_export_params(raw, key_path)`` raises ``ValueError`` naming the key path
+and the allowed values.
+
+Predictors (``gaze_pipelines.core.predict``): ``KerasPredictor``, ``OnnxPredictor`` (onnxruntime,
+threads and graph optimization level), ``TensorRTPredictor`` and ``load_predictor(model_format,
+model, **options)`` for ``model_format`` keras | onnx | onnx_int8 | tensorrt.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+logger = logging.getLogger(__name__)
+
+INTERFACE_KEY = "gaze_pipelines.interface"
+MODEL_FORMATS = ("keras", "onnx", "onnx_int8", "tensorrt")
+CALIBRATION_METHODS = ("entropy", "minmax", "percentile")
+MIN_OPSET, MAX_OPSET = 17, 18  # tf2onnx 1.17 converts up to opset 18
+
+
+# --------------------------------------------------------------------------------------------
+# Interface: exported names, shapes, layouts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One exported tensor: ONNX name, Keras name, per-sample shapes and the layout transform.
+
+    ``channels_first`` means the ONNX tensor is the channels-first version of a channels-last
+    Keras tensor (ONNX ``(C, H, W)`` for Keras ``(H, W, C)``); a differing shape of the same size
+    is a C-order reshape.
+    """
+
+    name: str
+    source: str
+    shape: tuple[int, ...]
+    source_shape: tuple[int, ...]
+    channels_first: bool = False
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if math.prod(self.shape) != math.prod(self.source_shape):
+            raise ValueError(
+                f"{self.source}: exported shape {list(self.shape)} has "
+                f"{math.prod(self.shape)} values, the model's {list(self.source_shape)} has "
+                f"{math.prod(self.source_shape)}"
+            )
+
+    @property
+    def _transposed_shape(self) -> tuple[int, ...]:
+        """ONNX per-sample shape moved to channels-last (what the transpose produces)."""
+        return (*self.shape[1:], self.shape[0]) if self.channels_first else self.shape
+
+    def to_onnx(self, x: np.ndarray) -> np.ndarray:
+        """Convert a batch in the model's (Keras) layout to the exported layout."""
+        x = np.asarray(x, dtype=self.dtype)
+        n = x.shape[0]
+        if self.channels_first:
+            x = x.reshape(n, *self._transposed_shape)
+            rank = x.ndim
+            x = np.transpose(x, (0, rank - 1, *range(1, rank - 1)))
+        return np.ascontiguousarray(x.reshape(n, *self.shape))
+
+    def to_source_tf(self, x: Any) -> Any:
+        """TensorFlow ops turning an exported-layout batch into the model's layout."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        if self.channels_first:
+            rank = len(self.shape) + 1
+            x = tf.transpose(x, [0, *range(2, rank), 1])
+        if self._transposed_shape != self.source_shape:
+            x = tf.reshape(x, [-1, *self.source_shape])
+        return x
+
+    def adapt(self, x: np.ndarray) -> np.ndarray:
+        """Accept a batch in either layout; return it in the exported layout."""
+        x = np.asarray(x)
+        if tuple(x.shape[1:]) == self.shape:
+            return np.ascontiguousarray(x, dtype=self.dtype)
+        if tuple(x.shape[1:]) == self.source_shape:
+            return self.to_onnx(x)
+        raise ValueError(
+            f"input '{self.name}' needs a batch shaped (N, {', '.join(map(str, self.shape))}) "
+            f"or (N, {', '.join(map(str, self.source_shape))}), got {tuple(x.shape)}"
+        )
+
+
+@dataclass(frozen=True)
+class ModelInterface:
+    """Inputs and outputs of an exported model (stored as JSON in the ONNX metadata)."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def to_json(self) -> str:
+        """Serialize for the ONNX ``metadata_props`` / engine sidecar."""
+        return json.dumps(
+            {
+                "inputs": [asdict(s) for s in self.inputs],
+                "outputs": [asdict(s) for s in self.outputs],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelInterface:
+        """Inverse of ``to_json``."""
+        raw = json.loads(text)
+
+        def spec(d: dict[str, Any]) -> TensorSpec:
+            return TensorSpec(
+                **{**d, "shape": tuple(d["shape"]), "source_shape": tuple(d["source_shape"])}
+            )
+
+        return cls(tuple(spec(d) for d in raw["inputs"]), tuple(spec(d) for d in raw["outputs"]))
+
+    @property
+    def input_names(self) -> list[str]:
+        """Exported input names, in order."""
+        return [s.name for s in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Exported output names, in order."""
+        return [s.name for s in self.outputs]
+
+    def feed(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Map Keras- or ONNX-named inputs (either layout) to the exported names and layouts."""
+        out: dict[str, np.ndarray] = {}
+        for spec in self.inputs:
+            if spec.name in inputs:
+                value = inputs[spec.name]
+            elif spec.source in inputs:
+                value = inputs[spec.source]
+            else:
+                raise KeyError(
+                    f"missing input '{spec.source}' (exported as '{spec.name}'); "
+                    f"got {sorted(inputs)}"
+                )
+            out[spec.name] = spec.adapt(value)
+        return out
+
+
+def _keras_output_names(model: Any) -> list[str]:
+    names = getattr(model, "output_names", None)
+    if names:
+        return list(names)
+    return [t.name.split(":")[0] for t in model.outputs]
+
+
+def interface_from_keras(
+    model: Any,
+    *,
+    channels_last: bool = False,
+    input_names: Mapping[str, str] | None = None,
+    output_names: Mapping[str, str] | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> ModelInterface:
+    """Describe the exported inputs/outputs of a functional Keras model (see module docstring)."""
+    input_names = dict(input_names or {})
+    output_names = dict(output_names or {})
+    input_shapes = {k: tuple(int(v) for v in s) for k, s in (input_shapes or {}).items()}
+    keras_inputs = [t.name.split(":")[0] for t in model.inputs]
+    keras_outputs = _keras_output_names(model)
+    for label, given, known in (
+        ("input_names", input_names, keras_inputs),
+        ("input_shapes", input_shapes, keras_inputs),
+        ("output_names", output_names, keras_outputs),
+    ):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"{label}: {unknown} are not tensors of the model; known: {known}")
+    inputs = []
+    for name, tensor in zip(keras_inputs, model.inputs, strict=True):
+        src_shape = tuple(int(d) for d in tensor.shape[1:])
+        if any(d is None for d in tensor.shape[1:]):
+            raise ValueError(f"input '{name}' has an unknown dimension {tensor.shape}")
+        image = len(src_shape) == 3
+        channels_first = image and not channels_last
+        shape = input_shapes.get(name) or (
+            (src_shape[2], src_shape[0], src_shape[1]) if channels_first else src_shape
+        )
+        if name in input_shapes and image and not channels_last:
+            # an explicit shape for an image input: channels-first if it ends where Keras' begins
+            channels_first = (*shape[1:], shape[0]) == src_shape
+        dtype = str(np.dtype(getattr(tensor, "dtype", "float32") or "float32"))
+        inputs.append(
+            TensorSpec(
+                input_names.get(name, name), name, tuple(shape), src_shape, channels_first, dtype
+            )
+        )
+    outputs = []
+    for name, tensor in zip(keras_outputs, model.outputs, strict=True):
+        shape = tuple(int(d) if d is not None else -1 for d in tensor.shape[1:])
+        outputs.append(TensorSpec(output_names.get(name, name), name, shape, shape))
+    names = [s.name for s in inputs] + [s.name for s in outputs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"exported tensor names must be unique, got {names}")
+    return ModelInterface(tuple(inputs), tuple(outputs))
+
+
+def read_interface(model: Any) -> ModelInterface | None:
+    """The interface stored in an ONNX model's metadata, or ``None``."""
+    for prop in getattr(model, "metadata_props", []):
+        if prop.key == INTERFACE_KEY:
+            return ModelInterface.from_json(prop.value)
+    return None
+
+
+def write_interface(model: Any, interface: ModelInterface) -> None:
+    """Store ``interface`` in the ONNX model's metadata (replacing an older one)."""
+    for i, prop in enumerate(list(model.metadata_props)):
+        if prop.key == INTERFACE_KEY:
+            del model.metadata_props[i]
+            break
+    entry = model.metadata_props.add()
+    entry.key, entry.value = INTERFACE_KEY, interface.to_json()
+
+
+# --------------------------------------------------------------------------------------------
+# Keras -> ONNX
+# --------------------------------------------------------------------------------------------
+
+
+def _rename_tensor(graph: Any, old: str, new: str) -> None:
+    if old == new:
+        return
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = new
+    for coll in (graph.input, graph.output, graph.value_info):
+        for vi in coll:
+            if vi.name == old:
+                vi.name = new
+
+
+def _set_batch_dim(graph: Any, batch_dim: str) -> None:
+    for vi in (*graph.input, *graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if dims:
+            dims[0].Clear()
+            dims[0].dim_param = batch_dim
+
+
+def keras_to_onnx(
+    model: Any,
+    interface: ModelInterface | None = None,
+    *,
+    opset: int = 17,
+    batch_dim: str = "batch",
+    **interface_kwargs: Any,
+) -> Any:
+    """Convert a functional Keras model to ONNX (tf2onnx ``from_function``, dynamic batch)."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset must be in {MIN_OPSET}..{MAX_OPSET}, got {opset}")
+    import onnx  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+    import tf2onnx  # noqa: PLC0415
+
+    if interface is None:
+        interface = interface_from_keras(model, **interface_kwargs)
+    elif interface_kwargs:
+        raise TypeError("pass either an interface or the interface_from_keras options, not both")
+    keras_inputs = [t.name.split(":")[0] for t in model.inputs]
+    by_source = {s.source: s for s in interface.inputs}
+    signature = [
+        tf.TensorSpec((None, *s.shape), tf.as_dtype(s.dtype), name=f"export_in_{i}")
+        for i, s in enumerate(interface.inputs)
+    ]
+    out_keys = [f"export_out_{i}" for i in range(len(interface.outputs))]
+
+    @tf.function(input_signature=signature, autograph=False)
+    def serving(*xs):
+        given = {s.source: s.to_source_tf(x) for s, x in zip(interface.inputs, xs, strict=True)}
+        ordered = [given[name] for name in keras_inputs]
+        out = model(ordered if len(ordered) > 1 else ordered[0], training=False)
+        outs = (
+            list(out.values())
+            if isinstance(out, dict)
+            else (list(out) if isinstance(out, (list, tuple)) else [out])
+        )
+        if len(outs) != len(out_keys):
+            raise ValueError(f"model returned {len(outs)} outputs, interface has {len(out_keys)}")
+        return {k: tf.identity(o) for k, o in zip(out_keys, outs, strict=True)}
+
+    missing = set(keras_inputs) - set(by_source)
+    if missing:
+        raise ValueError(f"interface lacks model inputs {sorted(missing)}")
+    proto, _ = tf2onnx.convert.from_function(
+        serving, input_signature=signature, opset=opset, output_path=None
+    )
+    graph = proto.graph
+    in_names = [vi.name for vi in graph.input]
+    for i, spec in enumerate(interface.inputs):
+        old = next((n for n in in_names if n.split(":")[0] == f"export_in_{i}"), None)
+        if old is None:
+            raise RuntimeError(f"tf2onnx lost input {i} ({spec.source}); graph inputs {in_names}")
+        _rename_tensor(graph, old, spec.name)
+    out_names = [vi.name for vi in graph.output]
+    for key, spec in zip(out_keys, interface.outputs, strict=True):
+        old = next((n for n in out_names if n.split(":")[0] == key), None)
+        if old is None:
+            raise RuntimeError(
+                f"tf2onnx lost output {key} ({spec.source}); graph outputs {out_names}"
+            )
+        _rename_tensor(graph, old, spec.name)
+    _set_batch_dim(graph, batch_dim)
+    graph.name = getattr(model, "name", None) or "model"
+    proto.producer_name = "gaze_pipelines"
+    write_interface(proto, interface)
+    onnx.checker.check_model(proto)
+    return proto
+
+
+# --------------------------------------------------------------------------------------------
+# INT8: symmetric Q/DQ with onnxruntime quantize_static
+# --------------------------------------------------------------------------------------------
+
+
+def calibration_batches(
+    batches: Iterable[Mapping[str, np.ndarray]], cal_batches: int, cal_batch_size: int
+) -> list[dict[str, np.ndarray]]:
+    """Re-batch a stream of input dicts into ``cal_batches`` batches of ``cal_batch_size``.
+
+    Raises ``ValueError`` when the stream holds fewer than ``cal_batches * cal_batch_size``
+    samples (a silently smaller calibration set would change the ranges).
+    """
+    if cal_batches < 1 or cal_batch_size < 1:
+        raise ValueError("cal_batches and cal_batch_size must be >= 1")
+    need = cal_batches * cal_batch_size
+    pending: dict[str, list[np.ndarray]] = {}
+    have = 0
+    for batch in batches:
+        for key, value in batch.items():
+            pending.setdefault(key, []).append(np.asarray(value))
+        have += len(next(iter(batch.values())))
+        if have >= need:
+            break
+    if have < need:
+        raise ValueError(
+            f"calibration needs cal_batches x cal_batch_size = {cal_batches} x {cal_batch_size} = "
+            f"{need} samples, the data holds {have}"
+        )
+    joined = {k: np.concatenate(v, axis=0)[:need] for k, v in pending.items()}
+    return [
+        {k: v[i * cal_batch_size : (i + 1) * cal_batch_size] for k, v in joined.items()}
+        for i in range(cal_batches)
+    ]
+
+
+def _calibration_reader(
+    batches: Sequence[Mapping[str, np.ndarray]],
+    interface: ModelInterface | None,
+    input_names: list[str],
+):
+    from onnxruntime.quantization import CalibrationDataReader  # noqa: PLC0415
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._feeds = [
+                interface.feed(b)
+                if interface is not None
+                else {n: np.asarray(b[n], np.float32) for n in input_names}
+                for b in batches
+            ]
+            self._it: Iterator[dict[str, np.ndarray]] = iter(self._feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._it, None)
+
+        def rewind(self) -> None:
+            self._it = iter(self._feeds)
+
+        def __len__(self) -> int:
+            return len(self._feeds)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self._it = iter(self._feeds[start_index:end_index])
+
+    return _Reader()
+
+
+@dataclass
+class Int8Result:
+    """A Q/DQ INT8 ONNX model and its calibration ranges table."""
+
+    model: Any
+    ranges: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _initializers(graph: Any) -> dict[str, np.ndarray]:
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    return {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+
+
+def qdq_ranges_table(
+    model: Any,
+    calibrated: Mapping[str, tuple[float, float]] | None = None,
+    method: str | None = None,
+) -> pd.DataFrame:
+    """One row per quantized tensor of a Q/DQ model: kind, scale(s), zero point, amax, calib range."""
+    inits = _initializers(model.graph)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for node in model.graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        tensor = node.input[0]
+        if node.op_type == "DequantizeLinear" and tensor not in inits:
+            continue  # activation DQ: described by its QuantizeLinear
+        name = node.output[0] if node.op_type == "DequantizeLinear" else tensor
+        name = name.removesuffix("_DequantizeLinear_Output")
+        if name in seen:
+            continue
+        seen.add(name)
+        scale = np.atleast_1d(inits[node.input[1]]).astype(np.float64)
+        zp_arr = inits.get(node.input[2]) if len(node.input) > 2 else None
+        zp = np.atleast_1d(zp_arr) if zp_arr is not None else np.zeros(1, np.int8)
+        qtype = str(zp.dtype)
+        qmax = (
+            float(np.iinfo(zp.dtype).max) if np.issubdtype(zp.dtype, np.integer) else float("nan")
+        )
+        if node.op_type == "QuantizeLinear":
+            kind = "activation"
+        elif np.issubdtype(inits[tensor].dtype, np.int32):
+            kind = "bias"
+        else:
+            kind = "weight"
+        lo, hi = (calibrated or {}).get(name, (np.nan, np.nan))
+        rows.append(
+            {
+                "tensor": name,
+                "kind": kind,
+                "qtype": qtype,
+                "per_channel": scale.size > 1,
+                "channels": int(scale.size),
+                "calib_min": float(lo),
+                "calib_max": float(hi),
+                "amax": float(scale.max() * qmax) if kind != "bias" else float("nan"),
+                "scale": float(scale[0]) if scale.size == 1 else float("nan"),
+                "scale_min": float(scale.min()),
+                "scale_max": float(scale.max()),
+                "zero_point": int(zp.flat[0]) if zp.size == 1 else int(np.abs(zp).max()),
+                "zero_point_max_abs": int(np.abs(zp.astype(np.int64)).max()),
+                "method": method if kind == "activation" else "weights",
+            }
+        )
+    columns = [
+        "tensor",
+        "kind",
+        "qtype",
+        "per_channel",
+        "channels",
+        "calib_min",
+        "calib_max",
+        "amax",
+        "scale",
+        "scale_min",
+        "scale_max",
+        "zero_point",
+        "zero_point_max_abs",
+        "method",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _calibrate_method(method: str):
+    from onnxruntime.quantization import CalibrationMethod  # noqa: PLC0415
+
+    mapping = {
+        "entropy": CalibrationMethod.Entropy,
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    if method not in mapping:
+        raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
+    return mapping[method]
+
+
+def preprocess_for_quantization(model: Any) -> Any:
+    """Shape inference + onnxruntime's basic graph optimizations (folds BN, constants)."""
+    import onnx  # noqa: PLC0415
+    from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: PLC0415
+
+    interface = read_interface(model)
+    with tempfile.TemporaryDirectory(prefix="gp_quant_pre_") as tmp:
+        src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
+        onnx.save_model(model, str(src))
+        # ONNX shape inference is enough for these static-shape CNNs; symbolic shape inference
+        # (needs sympy) is used when available and skipped when it fails on a graph.
+        symbolic = importlib.util.find_spec("sympy") is not None
+        try:
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=not symbolic)
+        except Exception as exc:
+            if not symbolic:
+                raise
+            logger.warning("symbolic shape inference failed (%s); pre-processing without it", exc)
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        out = onnx.load_model(str(dst))
+    if interface is not None:
+        write_interface(out, interface)
+    return out
+
+
+def _default_op_types() -> list[str]:
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry  # noqa: PLC0415
+
+    return sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
+
+
+def quantize_int8(
+    model: Any,
+    calibration: Sequence[Mapping[str, np.ndarray]],
+    *,
+    method: str = "entropy",
+    per_channel: bool = True,
+    percentile: float = 99.999,
+    num_bins: int | None = None,
+    num_quantized_bins: int = 128,
+    op_types: Sequence[str] | None = None,
+    nodes_to_exclude: Sequence[str] | None = None,
+    preprocess: bool = True,
+) -> Int8Result:
+    """Symmetric QInt8 Q/DQ quantization calibrated on ``calibration`` (see module docstring).
+
+    Calibration runs onnxruntime's calibrator directly so the histogram size reaches it
+    (``quantize_static`` does not forward ``num_bins``, and entropy with its default 128 bins
+    and 128 quantized bins degenerates to min/max): entropy and percentile default to 2048
+    bins, as TensorRT's entropy calibrator. The ranges are then handed to ``quantize_static``
+    through its calibration cache.
+    """
+    import onnx  # noqa: PLC0415
+    from onnxruntime.quantization import (  # noqa: PLC0415
+        QuantFormat,
+        QuantType,
+        create_calibrator,
+        quantize_static,
+    )
+    from onnxruntime.quantization.calibrate import save_tensors_data  # noqa: PLC0415
+
+    calibrate_method = _calibrate_method(method)
+    calibration = list(calibration)
+    if not calibration:
+        raise ValueError("quantize_int8 needs at least one calibration batch")
+    interface = read_interface(model)
+    if preprocess:
+        model = preprocess_for_quantization(model)
+    input_names = [
+        vi.name
+        for vi in model.graph.input
+        if vi.name not in {t.name for t in model.graph.initializer}
+    ]
+    reader = _calibration_reader(calibration, interface, input_names)
+    ops = list(op_types) if op_types else _default_op_types()
+    calib_options: dict[str, Any] = {"symmetric": True}
+    if method != "minmax":
+        calib_options["num_bins"] = int(num_bins or 2048)
+    if method == "entropy":
+        calib_options["num_quantized_bins"] = int(num_quantized_bins)
+    if method == "percentile":
+        calib_options["percentile"] = float(percentile)
+    with tempfile.TemporaryDirectory(prefix="gp_quant_") as tmp:
+        fp32_path = Path(tmp) / "fp32.onnx"
+        out_path = Path(tmp) / "int8.onnx"
+        cache_path = Path(tmp) / "calibration.json"
+        onnx.save_model(model, str(fp32_path))
+        calibrator = create_calibrator(
+            fp32_path,
+            ops,
+            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+            calibrate_method=calibrate_method,
+            extra_options=calib_options,
+        )
+        calibrator.collect_data(reader)
+        tensors = calibrator.compute_data()
+        del calibrator
+        save_tensors_data(tensors, cache_path)
+        quantize_static(
+            str(fp32_path),
+            str(out_path),
+            None,
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            reduce_range=False,
+            op_types_to_quantize=ops,
+            nodes_to_exclude=list(nodes_to_exclude) if nodes_to_exclude else None,
+            calibrate_method=calibrate_method,
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            calibration_cache_path=str(cache_path),
+        )
+        qmodel = onnx.load_model(str(out_path))
+    calibrated = {}
+    for name, data in tensors.data.items():
+        lo, hi = data.range_value
+        calibrated[name] = (float(np.min(lo)), float(np.max(hi)))
+    if interface is not None:
+        write_interface(qmodel, interface)
+    onnx.checker.check_model(qmodel)
+    ranges = qdq_ranges_table(qmodel, calibrated, method)
+    if ranges.empty:
+        raise RuntimeError(
+            "quantize_static inserted no Q/DQ nodes: nothing in the graph was quantized"
+        )
+    summary = {
+        "method": method,
+        "per_channel": per_channel,
+        "num_bins": calib_options.get("num_bins"),
+        "calibration_batches": len(calibration),
+        "calibration_samples": int(sum(len(next(iter(b.values()))) for b in calibration)),
+        "quantized_tensors": int(len(ranges)),
+        "quantized_ops": sorted(
+            {
+                n.op_type
+                for n in qmodel.graph.node
+                if any(i.endswith("DequantizeLinear_Output") for i in n.input)
+            }
+        ),
+    }
+    logger.info(
+        "INT8 (%s, per_channel=%s): %d Q/DQ tensors, ops %s",
+        method,
+        per_channel,
+        len(ranges),
+        summary["quantized_ops"],
+    )
+    return Int8Result(qmodel, ranges, summary)
+
+
+def qdq_zero_points(model: Any) -> dict[str, np.ndarray]:
+    """Zero points of every Quantize/DequantizeLinear node (all 0 when symmetric)."""
+    inits = _initializers(model.graph)
+    return {
+        node.name or node.output[0]: np.atleast_1d(inits.get(node.input[2], np.zeros(1)))
+        for node in model.graph.node
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# FP16 ONNX and TensorRT
+# --------------------------------------------------------------------------------------------
+
+
+def to_fp16_onnx(model: Any) -> Any:
+    """FP16 graph keeping FP32 inputs/outputs (for a strongly typed FP16 TensorRT engine)."""
+    import copy  # noqa: PLC0415
+
+    from onnxruntime.transformers.float16 import convert_float_to_float16  # noqa: PLC0415
+
+    interface = read_interface(model)
+    out = convert_float_to_float16(
+        copy.deepcopy(model), keep_io_types=True, disable_shape_infer=False
+    )
+    if interface is not None:
+        write_interface(out, interface)
+    return out
+
+
+class TensorRTUnavailableError(RuntimeError):
+    """TensorRT cannot run here; the message names what is missing."""
+
+
+def tensorrt_missing() -> str | None:
+    """Why TensorRT engines cannot be built or run here (``None`` when they can)."""
+    try:
+        import tensorrt as trt  # noqa: PLC0415
+    except ImportError as exc:
+        return (
+            f"the 'tensorrt' Python package (TensorRT >= 10) is not installed ({exc}); "
+            "install the extra: pip install -e '.[tensorrt]'"
+        )
+    major = int(str(trt.__version__).split(".")[0])
+    if major < 10:
+        return f"TensorRT {trt.__version__} is too old: strongly typed Q/DQ engines need >= 10"
+    try:
+        import pycuda.driver as cuda  # noqa: PLC0415
+    except ImportError as exc:
+        return f"'pycuda' is not installed ({exc}); install the extra: pip install -e '.[tensorrt]'"
+    try:
+        cuda.init()
+        count = cuda.Device.count()
+    except Exception as exc:  # pycuda raises its own error types when there is no driver
+        return f"no usable CUDA driver/GPU ({type(exc).__name__}: {exc})"
+    if count < 1:
+        return "no CUDA GPU found (TensorRT engines are built and run on an NVIDIA GPU)"
+    return None
+
+
+def require_tensorrt() -> None:
+    """Raise ``TensorRTUnavailableError`` with the reason when TensorRT cannot be used."""
+    reason = tensorrt_missing()
+    if reason is not None:
+        raise TensorRTUnavailableError(f"TensorRT export is unavailable: {reason}")
+
+
+@dataclass
+class TensorRTEngine:
+    """A serialized TensorRT engine plus what is needed to feed it."""
+
+    engine: bytes
+    interface: ModelInterface | None
+    precision: str
+    max_batch_size: int
+    tensorrt_version: str
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description (the engine dataset's sidecar)."""
+        return {
+            "precision": self.precision,
+            "max_batch_size": self.max_batch_size,
+            "tensorrt_version": self.tensorrt_version,
+            "interface": json.loads(self.interface.to_json()) if self.interface else None,
+        }
+
+
+def build_tensorrt_engine(
+    model: Any,
+    *,
+    precision: str = "int8",
+    max_batch_size: int = 32,
+    opt_batch_size: int | None = None,
+    min_batch_size: int = 1,
+    workspace_mib: int = 1024,
+) -> TensorRTEngine:
+    """Build a strongly typed TensorRT engine from an ONNX model (Q/DQ INT8 or FP16 graph)."""
+    require_tensorrt()
+    import tensorrt as trt  # noqa: PLC0415
+
+    if not 1 <= min_batch_size <= (opt_batch_size or max_batch_size) <= max_batch_size:
+        raise ValueError("need 1 <= min_batch_size <= opt_batch_size <= max_batch_size")
+    opt = opt_batch_size or max_batch_size
+    trt_logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(trt_logger)
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, trt_logger)
+    if not parser.parse(model.SerializeToString()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT could not parse the ONNX model: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    profile = builder.create_optimization_profile()
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        per_sample = tuple(int(d) for d in tensor.shape[1:])
+        if any(d < 0 for d in per_sample):
+            raise ValueError(
+                f"input '{tensor.name}' has a dynamic non-batch dimension {tensor.shape}"
+            )
+        profile.set_shape(
+            tensor.name,
+            (min_batch_size, *per_sample),
+            (opt, *per_sample),
+            (max_batch_size, *per_sample),
+        )
+    config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("TensorRT failed to build the engine (see the TensorRT log above)")
+    return TensorRTEngine(
+        bytes(serialized), read_interface(model), precision, max_batch_size, str(trt.__version__)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+
+
+def check_parity(
+    reference: Any, candidate: Any, inputs: Mapping[str, np.ndarray]
+) -> dict[str, float]:
+    """Output differences of ``candidate`` to ``reference`` on the same inputs."""
+    ref = np.asarray(reference.predict(dict(inputs)), np.float64)
+    got = np.asarray(candidate.predict(dict(inputs)), np.float64)
+    if ref.shape != got.shape:
+        raise ValueError(f"output shapes differ: {ref.shape} vs {got.shape}")
+    diff = np.abs(ref - got)
+    scale = np.maximum(np.abs(ref), 1e-6)
+    return {
+        "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+        "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
+        "max_rel_diff": float((diff / scale).max()) if diff.size else 0.0,
+        "samples": int(ref.shape[0]),
+    }
+
+
+def compare_formats(
+    predictors: Mapping[str, Any],
+    evaluate: Callable[[Any], Mapping[str, float]],
+    inputs: Mapping[str, np.ndarray],
+    *,
+    reference: str = "keras",
+    file_sizes: Mapping[str, int] | None = None,
+    batch_sizes: Sequence[int] = (1, 32),
+    warmup: int = 3,
+    repeats: int = 20,
+    kpi_tolerance: float = 0.02,
+    speedup_baseline: str | None = "onnx",
+) -> pd.DataFrame:
+    """Side-by-side report of deployable formats: KPIs, deltas, parity, latency, size."""
+    from gaze_pipelines.core.latency import measure_latency  # noqa: PLC0415
+
+    if reference not in predictors:
+        raise ValueError(f"reference format '{reference}' is not among {list(predictors)}")
+    kpis = {fmt: dict(evaluate(p)) for fmt, p in predictors.items()}
+    ref_kpi = kpis[reference]
+    rows = []
+    for fmt, predictor in predictors.items():
+        row: dict[str, Any] = {"format": fmt}
+        for key, value in kpis[fmt].items():
+            row[key] = float(value)
+        for key, value in kpis[fmt].items():
+            base = ref_kpi.get(key)
+            row[f"{key}_delta"] = float(value - base) if base is not None else np.nan
+            row[f"{key}_delta_rel"] = (
+                float((value - base) / abs(base)) if base not in (None, 0) else np.nan
+            )
+        deltas = [
+            abs(row[f"{k}_delta_rel"]) for k in kpis[fmt] if not np.isnan(row[f"{k}_delta_rel"])
+        ]
+        row["kpi_within_tolerance"] = bool(all(d <= kpi_tolerance for d in deltas))
+        parity = (
+            check_parity(predictors[reference], predictor, inputs)
+            if fmt != reference
+            else {"max_abs_diff": 0.0, "mean_abs_diff": 0.0}
+        )
+        row["max_abs_diff"] = parity["max_abs_diff"]
+        row["mean_abs_diff"] = parity["mean_abs_diff"]
+        lat = measure_latency(
+            predictor, inputs, batch_sizes=batch_sizes, warmup=warmup, repeats=repeats
+        )
+        for rec in lat.itertuples():
+            row[f"p50_ms_b{rec.batch_size}"] = rec.p50_ms
+            row[f"p95_ms_b{rec.batch_size}"] = rec.p95_ms
+        size = (file_sizes or {}).get(fmt)
+        row["file_size_mb"] = round(size / 2**20, 3) if size is not None else np.nan
+        rows.append(row)
+    report = pd.DataFrame(rows)
+    base = speedup_baseline if speedup_baseline in predictors else reference
+    for b in batch_sizes:
+        col = f"p50_ms_b{b}"
+        ref_ms = float(report.loc[report["format"] == base, col].iloc[0])
+        report[f"speedup_b{b}_vs_{base}"] = ref_ms / report[col]
+    return report
+
+
+def report_markdown(report: pd.DataFrame, title: str = "Export comparison") -> str:
+    """Render a ``compare_formats`` report as a Markdown table (floats to 4 significant digits)."""
+    cols = list(report.columns)
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "nan" if np.isnan(v) else f"{v:.4g}"
+        return str(v)
+
+    lines = [
+        f"# {title}",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join("---" for _ in cols) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(fmt(v) for v in rec) + " |" for rec in report.itertuples(index=False)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Int8Params(_Strict):
+    """INT8 calibration (TAO: --cal_image_dir, --batches, --batch_size, --cal_cache_file)."""
+
+    cal_batches: int = Field(8, ge=1)
+    cal_batch_size: int = Field(16, ge=1)
+    calibration_method: Literal["entropy", "minmax", "percentile"] = "entropy"
+    percentile: float = Field(99.999, gt=0.0, le=100.0)
+    num_bins: int | None = Field(None, ge=128)
+    num_quantized_bins: int = Field(128, ge=32)
+    per_channel: bool = True
+    op_types_to_quantize: list[str] | None = None
+    nodes_to_exclude: list[str] = Field(default_factory=list)
+    preprocess: bool = True
+    cal_image_dir: str | None = None
+    seed: int = 0
+
+
+class TensorRTParams(_Strict):
+    """TensorRT engines (TAO: --max_batch_size, --engine_file; workspace in MiB)."""
+
+    precisions: list[Literal["fp16", "int8"]] = Field(default_factory=lambda: ["fp16", "int8"])
+    max_batch_size: int = Field(32, ge=1)
+    opt_batch_size: int | None = Field(None, ge=1)
+    min_batch_size: int = Field(1, ge=1)
+    workspace_mib: int = Field(1024, ge=16)
+
+
+class BenchmarkParams(_Strict):
+    """Latency measurement of the comparison report (onnxruntime session options)."""
+
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 32])
+    warmup: int = Field(3, ge=0)
+    repeats: int = Field(20, ge=1)
+    intra_op_num_threads: int = Field(0, ge=0)
+    graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
+    samples: int = Field(64, ge=1)
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if not v or any(b < 1 for b in v):
+            raise ValueError("batch_sizes must be a non-empty list of integers >= 1")
+        return v
+
+
+class ExportParams(_Strict):
+    """The ``<model>.export`` parameters shared by every family."""
+
+    opset: int = Field(17, ge=MIN_OPSET, le=MAX_OPSET)
+    channels_last: bool = False
+    input_names: dict[str, str] = Field(default_factory=dict)
+    output_names: dict[str, str] = Field(default_factory=dict)
+    input_shapes: dict[str, list[int]] = Field(default_factory=dict)
+    parity_tolerance: float = Field(1e-4, gt=0)
+    int8_kpi_tolerance: float = Field(0.02, gt=0)
+    int8: Int8Params = Field(default_factory=Int8Params)
+    tensorrt: TensorRTParams = Field(default_factory=TensorRTParams)
+    benchmark: BenchmarkParams = Field(default_factory=BenchmarkParams)
+
+    def interface_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``interface_from_keras`` / ``keras_to_onnx``."""
+        return {
+            "channels_last": self.channels_last,
+            "input_names": self.input_names,
+            "output_names": self.output_names,
+            "input_shapes": self.input_shapes,
+        }
+
+
+def format_validation_error(exc: ValidationError, key_path: str) -> str:
+    """One line per error: ``key.path: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (key_path, *err["loc"]) if p != "")
+        got = err.get("input")
+        lines.append(f"{loc}: {err['msg']} (got {got!r})")
+    return "invalid parameters:\n  " + "\n  ".join(lines)
+
+
+def validate_export_params(
+    raw: Mapping[str, Any] | ExportParams | None, key_path: str
+) -> ExportParams:
+    """Validate a family's ``export`` section; ``ValueError`` names the key path and allowed values."""
+    if isinstance(raw, ExportParams):
+        return raw
+    try:
+        return ExportParams.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        raise ValueError(format_validation_error(exc, key_path)) from None

@@ -1,0 +1,388 @@
+"""Kedro side of the export core: node functions and the ``<model>_export`` pipeline factories.
+
+A family plugs in with three things (see ``pipelines/gazenet/nodes_export.py``):
+
+1. a node producing ``<family>_calibration_batches``: a list of input dicts (Keras input names,
+   Keras layout), ``cal_batches`` x ``cal_batch_size`` samples of the training split (use
+   ``core.export.calibration_batches`` to re-batch a stream);
+2. a KPI function ``evaluate(predictor, *evaluate_inputs) -> {kpi: value}`` running the family's
+   own KPI code on any ``Predictor``;
+3. catalog entries (datasets named below) and a ``<family>.export`` parameter section
+   (``core.export.ExportParams``).
+
+``create_export_pipeline(family, evaluate=..., evaluate_inputs=[...])`` then returns the nodes
+
+    <family>_model --export_onnx--> <family>_onnx_model --quantize--> <family>_onnx_int8_model
+                                                                     + <family>_int8_calibration_ranges
+    parity + KPIs + latency of keras / onnx / onnx_int8 --> <family>_export_report (+ _md)
+
+and ``create_tensorrt_export_pipeline(family, ...)`` the TensorRT stage
+(``<family>_tensorrt_fp16_engine``, ``<family>_tensorrt_int8_engine``,
+``<family>_export_report_tensorrt``), which fails with a message naming what is missing when
+the ``tensorrt`` extra or a GPU is absent; register it as ``<family>_export_tensorrt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kedro.pipeline import Pipeline, node
+
+from gaze_pipelines.core.export import (
+    ExportParams,
+    Int8Result,
+    TensorRTEngine,
+    build_tensorrt_engine,
+    check_parity,
+    compare_formats,
+    keras_to_onnx,
+    quantize_int8,
+    report_markdown,
+    to_fp16_onnx,
+    validate_export_params,
+)
+from gaze_pipelines.core.predict import KerasPredictor, OnnxPredictor, TensorRTPredictor
+
+logger = logging.getLogger(__name__)
+
+
+def _params(raw: Mapping[str, Any] | ExportParams, family: str) -> ExportParams:
+    return validate_export_params(raw, f"{family}.export")
+
+
+def _samples(batches: Sequence[Mapping[str, np.ndarray]], n: int) -> dict[str, np.ndarray]:
+    keys = list(batches[0])
+    joined = {k: np.concatenate([np.asarray(b[k]) for b in batches], axis=0)[:n] for k in keys}
+    return joined
+
+
+def keras_file_size(model: Any) -> int | None:
+    """Size in bytes of the model saved as ``.keras`` (a temporary file, for the report)."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="gp_size_") as tmp:
+            path = Path(tmp) / "model.keras"
+            model.save(path)
+            return path.stat().st_size
+    except Exception as exc:  # a report column must not fail the export
+        logger.warning("could not measure the Keras model size: %s", exc)
+        return None
+
+
+def export_onnx(model: Any, params: Mapping[str, Any], family: str = "model") -> Any:
+    """Convert the trained Keras model to ONNX with the family's deployment interface."""
+    p = _params(params, family)
+    return keras_to_onnx(model, opset=p.opset, **p.interface_kwargs())
+
+
+def onnx_parity(
+    model: Any,
+    onnx_model: Any,
+    calibration: list[dict[str, np.ndarray]],
+    params: Mapping[str, Any],
+    family: str = "model",
+) -> dict[str, float]:
+    """Compare FP32 ONNX to Keras outputs; fail when beyond ``parity_tolerance`` (scaled by |y|)."""
+    p = _params(params, family)
+    samples = _samples(calibration, p.benchmark.samples)
+    keras = KerasPredictor(model)
+    result = check_parity(
+        keras,
+        OnnxPredictor(onnx_model, intra_op_num_threads=p.benchmark.intra_op_num_threads),
+        samples,
+    )
+    ref_scale = float(np.abs(keras.predict(samples)).max())
+    allowed = p.parity_tolerance * max(1.0, ref_scale)
+    result.update(
+        {
+            "tolerance": allowed,
+            "output_abs_max": ref_scale,
+            "passed": result["max_abs_diff"] <= allowed,
+        }
+    )
+    if not result["passed"]:
+        raise ValueError(
+            f"{family}: ONNX output differs from Keras by {result['max_abs_diff']:.3g} "
+            f"(allowed {allowed:.3g} = parity_tolerance x max(1, |y|max)); the export is wrong"
+        )
+    logger.info(
+        "%s ONNX parity: max abs diff %.3g (allowed %.3g)", family, result["max_abs_diff"], allowed
+    )
+    return result
+
+
+def quantize_onnx(
+    onnx_model: Any,
+    calibration: list[dict[str, np.ndarray]],
+    params: Mapping[str, Any],
+    family: str = "model",
+) -> tuple[Any, pd.DataFrame]:
+    """Symmetric QInt8 Q/DQ model and its calibration ranges table."""
+    p = _params(params, family).int8
+    result: Int8Result = quantize_int8(
+        onnx_model,
+        calibration,
+        method=p.calibration_method,
+        per_channel=p.per_channel,
+        percentile=p.percentile,
+        num_bins=p.num_bins,
+        op_types=p.op_types_to_quantize,
+        nodes_to_exclude=p.nodes_to_exclude,
+        preprocess=p.preprocess,
+    )
+    return result.model, result.ranges
+
+
+def _formats_report(
+    family: str,
+    models: dict[str, Any],
+    evaluate: Callable[..., Mapping[str, float]],
+    evaluate_inputs: tuple[Any, ...],
+    calibration: list[dict[str, np.ndarray]],
+    params: Mapping[str, Any],
+) -> tuple[pd.DataFrame, str]:
+    """Predictors, sizes and the ``compare_formats`` report of ``{format: loaded model}``."""
+    p = _params(params, family)
+    ort_args = {
+        "intra_op_num_threads": p.benchmark.intra_op_num_threads,
+        "graph_optimization_level": p.benchmark.graph_optimization_level,
+    }
+    predictors: dict[str, Any] = {}
+    sizes: dict[str, int] = {}
+    for fmt, model in models.items():
+        if fmt == "keras":
+            predictors[fmt], size = KerasPredictor(model), keras_file_size(model)
+        elif fmt.startswith("tensorrt"):
+            predictors[fmt], size = TensorRTPredictor(model), len(model.engine)
+        else:
+            predictors[fmt], size = OnnxPredictor(model, **ort_args), model.ByteSize()
+        if size is not None:
+            sizes[fmt] = size
+    samples = _samples(calibration, p.benchmark.samples)
+    report = compare_formats(
+        predictors,
+        lambda pred: evaluate(pred, *evaluate_inputs),
+        samples,
+        reference="keras",
+        file_sizes=sizes,
+        batch_sizes=p.benchmark.batch_sizes,
+        warmup=p.benchmark.warmup,
+        repeats=p.benchmark.repeats,
+        kpi_tolerance=p.int8_kpi_tolerance,
+    )
+    report.insert(1, "intra_op_num_threads", p.benchmark.intra_op_num_threads)
+    _log_int8_verdict(report, family, p)
+    title = f"{family} export: " + " vs ".join(models)
+    return report, report_markdown(report, title)
+
+
+def make_compare_node_func(evaluate: Callable[..., Mapping[str, float]], family: str) -> Callable:
+    """Node function: KPIs, deltas, parity, latency and size of keras / onnx / onnx_int8."""
+
+    def compare_export_formats(
+        model: Any,
+        onnx_model: Any,
+        int8_model: Any,
+        calibration: list[dict[str, np.ndarray]],
+        params: Mapping[str, Any],
+        *evaluate_inputs: Any,
+    ) -> tuple[pd.DataFrame, str]:
+        """Side-by-side report of the Keras, FP32 ONNX and INT8 ONNX models."""
+        models = {"keras": model, "onnx": onnx_model, "onnx_int8": int8_model}
+        return _formats_report(family, models, evaluate, evaluate_inputs, calibration, params)
+
+    compare_export_formats.__name__ = f"compare_{family}_export_formats"
+    return compare_export_formats
+
+
+def _log_int8_verdict(report: pd.DataFrame, family: str, p: ExportParams) -> None:
+    for row in report.itertuples():
+        if row.format in ("onnx_int8", "tensorrt_int8") and not row.kpi_within_tolerance:
+            logger.warning(
+                "%s %s: KPIs outside %.1f%% of Keras; see the export report",
+                family,
+                row.format,
+                100 * p.int8_kpi_tolerance,
+            )
+
+
+def fp16_onnx(onnx_model: Any) -> Any:
+    """FP16 ONNX graph (FP32 I/O) for the strongly typed FP16 TensorRT engine."""
+    return to_fp16_onnx(onnx_model)
+
+
+def build_engine(
+    onnx_model: Any, params: Mapping[str, Any], precision: str, family: str = "model"
+) -> TensorRTEngine:
+    """Strongly typed TensorRT engine; fails naming what is missing without TensorRT/GPU."""
+    p = _params(params, family).tensorrt
+    return build_tensorrt_engine(
+        onnx_model,
+        precision=precision,
+        max_batch_size=p.max_batch_size,
+        opt_batch_size=p.opt_batch_size,
+        min_batch_size=p.min_batch_size,
+        workspace_mib=p.workspace_mib,
+    )
+
+
+def make_tensorrt_compare_node_func(
+    evaluate: Callable[..., Mapping[str, float]], family: str
+) -> Callable:
+    """Node function: the export report extended with the TensorRT engines."""
+
+    def compare_tensorrt_formats(
+        model: Any,
+        onnx_model: Any,
+        int8_model: Any,
+        fp16_engine: TensorRTEngine,
+        int8_engine: TensorRTEngine,
+        calibration: list[dict[str, np.ndarray]],
+        params: Mapping[str, Any],
+        *evaluate_inputs: Any,
+    ) -> tuple[pd.DataFrame, str]:
+        """Side-by-side report of Keras, ONNX, INT8 ONNX and the TensorRT FP16/INT8 engines."""
+        models = {
+            "keras": model,
+            "onnx": onnx_model,
+            "onnx_int8": int8_model,
+            "tensorrt_fp16": fp16_engine,
+            "tensorrt_int8": int8_engine,
+        }
+        return _formats_report(family, models, evaluate, evaluate_inputs, calibration, params)
+
+    compare_tensorrt_formats.__name__ = f"compare_{family}_tensorrt_formats"
+    return compare_tensorrt_formats
+
+
+def _bind(func: Callable, **kwargs: Any) -> Callable:
+    """``func`` with keyword arguments fixed, keeping a readable name for Kedro."""
+
+    def bound(*args: Any) -> Any:
+        return func(*args, **kwargs)
+
+    bound.__name__ = func.__name__
+    bound.__doc__ = func.__doc__
+    return bound
+
+
+def export_dataset_names(family: str) -> dict[str, str]:
+    """The catalog names the export pipelines read and write for ``family``."""
+    return {
+        "model": f"{family}_model",
+        "calibration": f"{family}_calibration_batches",
+        "params": f"params:{family}.export",
+        "onnx": f"{family}_onnx_model",
+        "parity": f"{family}_onnx_parity",
+        "int8": f"{family}_onnx_int8_model",
+        "ranges": f"{family}_int8_calibration_ranges",
+        "report": f"{family}_export_report",
+        "report_md": f"{family}_export_report_md",
+        "onnx_fp16": f"{family}_onnx_fp16_model",
+        "engine_fp16": f"{family}_tensorrt_fp16_engine",
+        "engine_int8": f"{family}_tensorrt_int8_engine",
+        "report_tensorrt": f"{family}_export_report_tensorrt",
+        "report_tensorrt_md": f"{family}_export_report_tensorrt_md",
+    }
+
+
+def create_export_pipeline(
+    family: str,
+    *,
+    evaluate: Callable[..., Mapping[str, float]],
+    evaluate_inputs: Sequence[str] = (),
+    model: str | None = None,
+    calibration: str | None = None,
+) -> Pipeline:
+    """``<family>_export``: ONNX, parity check, INT8 Q/DQ + ranges, comparison report."""
+    n = export_dataset_names(family)
+    model = model or n["model"]
+    calibration = calibration or n["calibration"]
+    tags = {f"{family}_export"}
+    return Pipeline(
+        [
+            node(
+                _bind(export_onnx, family=family),
+                [model, n["params"]],
+                n["onnx"],
+                name=f"{family}_export_onnx",
+                tags=tags,
+            ),
+            node(
+                _bind(onnx_parity, family=family),
+                [model, n["onnx"], calibration, n["params"]],
+                n["parity"],
+                name=f"{family}_onnx_parity",
+                tags=tags,
+            ),
+            node(
+                _bind(quantize_onnx, family=family),
+                [n["onnx"], calibration, n["params"]],
+                [n["int8"], n["ranges"]],
+                name=f"{family}_quantize_int8",
+                tags=tags,
+            ),
+            node(
+                make_compare_node_func(evaluate, family),
+                [model, n["onnx"], n["int8"], calibration, n["params"], *evaluate_inputs],
+                [n["report"], n["report_md"]],
+                name=f"{family}_compare_formats",
+                tags=tags,
+            ),
+        ]
+    )
+
+
+def create_tensorrt_export_pipeline(
+    family: str,
+    *,
+    evaluate: Callable[..., Mapping[str, float]],
+    evaluate_inputs: Sequence[str] = (),
+    model: str | None = None,
+    calibration: str | None = None,
+) -> Pipeline:
+    """``<family>_export_tensorrt``: FP16 and INT8 engines from the exported ONNX models + report."""
+    n = export_dataset_names(family)
+    model = model or n["model"]
+    calibration = calibration or n["calibration"]
+    tags = {f"{family}_export", f"{family}_export_tensorrt", "tensorrt"}
+    return Pipeline(
+        [
+            node(fp16_onnx, n["onnx"], n["onnx_fp16"], name=f"{family}_onnx_fp16", tags=tags),
+            node(
+                _bind(build_engine, precision="fp16", family=family),
+                [n["onnx_fp16"], n["params"]],
+                n["engine_fp16"],
+                name=f"{family}_tensorrt_fp16_engine",
+                tags=tags,
+            ),
+            node(
+                _bind(build_engine, precision="int8", family=family),
+                [n["int8"], n["params"]],
+                n["engine_int8"],
+                name=f"{family}_tensorrt_int8_engine",
+                tags=tags,
+            ),
+            node(
+                make_tensorrt_compare_node_func(evaluate, family),
+                [
+                    model,
+                    n["onnx"],
+                    n["int8"],
+                    n["engine_fp16"],
+                    n["engine_int8"],
+                    calibration,
+                    n["params"],
+                    *evaluate_inputs,
+                ],
+                [n["report_tensorrt"], n["report_tensorrt_md"]],
+                name=f"{family}_compare_tensorrt_formats",
+                tags=tags,
+            ),
+        ]
+    )
