@@ -1,0 +1,85 @@
+"""Throughput of ``gazenet_data`` (TAO dataset_convert) on the embedded sample.
+
+Usage: ``python benchmarks/convert_throughput.py [--workers N] [--repeat K]``. Renders the sample first
+if ``data/01_raw/gazenet`` is empty, converts it into a temporary output root with ``kedro run``,
+and prints frames/s end to end (process wall time, including Kedro and library start-up) and
+inside the pipeline (the run report's seconds), plus seconds per node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+KEDRO = Path(sys.executable).parent / "kedro"
+
+
+def _kedro(*args: str) -> None:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([str(KEDRO), *args], cwd=REPO, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit(f"kedro {' '.join(args)} failed")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument(
+        "--workers", type=int, default=0, help="gazenet.dataset_convert.workers (0 = cores)"
+    )
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    raw = REPO / "data" / "01_raw" / "gazenet"
+    if not any(raw.glob("*/Data")):
+        print("rendering the embedded sample (kedro run --pipeline gazenet_sample) ...", flush=True)
+        _kedro("run", "--pipeline", "gazenet_sample")
+    n_frames = sum(1 for _ in raw.glob("*/Data/*/*.png"))
+    rows = []
+    for i in range(args.repeat):
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            _kedro(
+                "run",
+                "--pipeline",
+                "gazenet_data",
+                "--params",
+                f"gazenet.dataset_convert.output_root={out},gazenet.dataset_convert.workers={args.workers}",
+            )
+            wall = time.perf_counter() - t0
+        report = json.loads((REPO / "data" / "08_reporting" / "run_report.json").read_text())
+        rows.append(
+            (
+                i + 1,
+                wall,
+                report["seconds"],
+                report["nodes"],
+                report["tables"].get("gazenet_frames", 0),
+                report["rejects"].get("gazenet_rejects", {}),
+            )
+        )
+    print(
+        f"\ngazenet_data on {n_frames} sample frames, {os.cpu_count()} CPU cores, workers={args.workers or 'all'}"
+    )
+    print(
+        f"{'run':>3} | {'wall s':>7} | {'frames/s (wall)':>15} | {'pipeline s':>10} | {'frames/s (pipeline)':>19} | {'converted':>9} | rejects"
+    )
+    print("-" * 100)
+    for run, wall, inner, _, converted, rejects in rows:
+        print(
+            f"{run:>3} | {wall:7.2f} | {n_frames / wall:15.1f} | {inner:10.2f} | {n_frames / inner:19.1f} | {converted:9d} | {rejects or 0}"
+        )
+    best = min(rows, key=lambda r: r[2])
+    print("\nseconds per node (fastest run):")
+    for name, sec in sorted(best[3].items(), key=lambda kv: -kv[1]):
+        print(f"  {name:32s} {sec:7.2f}  ({n_frames / sec if sec else float('inf'):8.1f} frames/s)")
+
+
+if __name__ == "__main__":
+    main()
