@@ -16,6 +16,8 @@ serializable (``get_config`` / registered with Keras), so a saved model with its
   min_learning_rate=0)``: ``max(min_lr, lr * drop_rate ** floor((step // steps_per_unit + offset) /
   decay_every))``, TAO GestureNet's step decay (``initial_lrate``, ``lr_drop_rate``,
   ``decay_step_size``); ``steps_per_unit`` = steps per epoch counts ``decay_every`` in epochs.
+- ``RampUpRampDown(learning_rate, num_epochs, steps_per_epoch, rampup_length, rampdown_length)``:
+  NvGaze's per-epoch Gaussian ramp-up / ramp-down of Adam's rate (``trainPupil.adjust_learning_rate``).
 
 Helpers:
 
@@ -205,6 +207,69 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
             "steps_per_unit": self.steps_per_unit,
             "offset": self.offset,
             "min_learning_rate": self.min_learning_rate,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class RampUpRampDown(keras.optimizers.schedules.LearningRateSchedule):
+    """NvGaze's per-epoch Adam schedule: Gaussian ramp-up, plateau, Gaussian ramp-down.
+
+    With ``epoch = floor(step / steps_per_epoch)``: ramp-up ``exp(-5 (1 - epoch / rampup)^2)``
+    while ``epoch < rampup_length``; ramp-down ``exp(-(0.5 (epoch - (num_epochs -
+    rampdown_length)))^2 / rampdown_length)`` from ``num_epochs - rampdown_length`` on;
+    ``lr = learning_rate * rampup * rampdown`` (``adjust_learning_rate`` of ``trainPupil.py``).
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        num_epochs: int,
+        steps_per_epoch: int,
+        rampup_length: int = 0,
+        rampdown_length: int = 0,
+    ) -> None:
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+        if int(num_epochs) < 1 or int(steps_per_epoch) < 1:
+            raise ValueError(
+                f"num_epochs and steps_per_epoch must be >= 1, got {num_epochs}, {steps_per_epoch}"
+            )
+        if int(rampup_length) < 0 or int(rampdown_length) < 0:
+            raise ValueError(
+                f"rampup_length and rampdown_length must be >= 0, got {rampup_length}, "
+                f"{rampdown_length}"
+            )
+        self.learning_rate = float(learning_rate)
+        self.num_epochs = int(num_epochs)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.rampup_length = int(rampup_length)
+        self.rampdown_length = int(rampdown_length)
+
+    def __call__(self, step: Any) -> Any:
+        """Learning rate at ``step``."""
+        epoch = ops.floor(_step(step) / float(self.steps_per_epoch))
+        one = ops.ones_like(epoch)
+        if self.rampup_length > 0:
+            p = 1.0 - ops.maximum(epoch, 0.0) / float(self.rampup_length)
+            up = ops.where(epoch < self.rampup_length, ops.exp(-p * p * 5.0), one)
+        else:
+            up = one
+        if self.rampdown_length > 0:
+            start = float(self.num_epochs - self.rampdown_length)
+            ep = (epoch - start) * 0.5
+            down = ops.where(epoch >= start, ops.exp(-(ep * ep) / self.rampdown_length), one)
+        else:
+            down = one
+        return self.learning_rate * up * down
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {
+            "learning_rate": self.learning_rate,
+            "num_epochs": self.num_epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+            "rampup_length": self.rampup_length,
+            "rampdown_length": self.rampdown_length,
         }
 
 
