@@ -13,8 +13,10 @@ from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
+from pydantic import ValidationError
 
 from gaze_pipelines.core.io import atomic_write_text
+from gaze_pipelines.params_common import format_validation_error
 from gaze_pipelines.validation.suites import SuiteRegistry
 
 logger = logging.getLogger(__name__)
@@ -48,19 +50,6 @@ def _lookup(tree: Any, dotted: str) -> Any:
     return tree
 
 
-def format_validation_error(key: str, exc: Exception) -> str:
-    """Render a pydantic ValidationError as one line per bad key path."""
-    lines = []
-    for err in getattr(exc, "errors", lambda: [])():
-        loc = ".".join(str(x) for x in err.get("loc", ()))
-        path = f"{key}.{loc}" if loc else key
-        ctx = err.get("ctx") or {}
-        allowed = ctx.get("expected") or ""
-        extra = f" (allowed: {allowed})" if allowed and "allowed" not in err["msg"] else ""
-        lines.append(f"  {path}: {err['msg']}{extra}; got {err.get('input')!r}")
-    return "\n".join(lines) or f"  {key}: {exc}"
-
-
 def validate_parameters(params: dict[str, Any], used: set[str] | None = None) -> None:
     """Validate every registered parameter model whose key is present (and used, if given)."""
     problems = []
@@ -74,8 +63,8 @@ def validate_parameters(params: dict[str, Any], used: set[str] | None = None) ->
             continue
         try:
             model.model_validate(value)
-        except Exception as exc:  # noqa: BLE001 - pydantic.ValidationError, re-raised below
-            problems.append(format_validation_error(key, exc))
+        except ValidationError as exc:
+            problems.append(format_validation_error(exc, key).split("\n", 1)[1])
     if problems:
         raise ParameterError("invalid parameters (conf/base + conf/local + --params):\n" + "\n".join(problems))
 
