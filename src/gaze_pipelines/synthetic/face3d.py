@@ -665,7 +665,7 @@ class FaceRenderer:
         outline = np.concatenate([lm[0:17], ex["skull"]])
         cv2.fillPoly(img, [_fx(outline)], skin, aa, _SHIFT)
         if look.has_hair:
-            hair = np.concatenate([lm[[0]], ex["skull"][::-1], lm[[16]], ex["hairline"]])
+            hair = np.concatenate([ex["skull"][::-1], ex["hairline"]])
             cv2.fillPoly(img, [_fx(hair)], look.hair, aa, _SHIFT)
         # Nose: shadow on the side away from the light, highlight along the ridge, nostrils.
         side = ex["nose_side"][:2] if spec.light_dir[0] > 0 else ex["nose_side"][2:]
