@@ -103,7 +103,9 @@ def facegrid(
 def _side_features_no_pupil(eye: np.ndarray) -> np.ndarray:
     origin = eye[0]
     dist = np.linalg.norm(origin - eye[3]) or np.finfo(float).eps
-    return ((eye - origin) / dist).reshape(-1)
+    out = (eye - origin) / dist
+    out[np.all(eye == -1, axis=1)] = -1.0  # absent points (MPIIFaceGaze has no eyelids) stay -1
+    return out.reshape(-1)
 
 
 def _side_features_pupil(eye: np.ndarray, pupil: np.ndarray) -> np.ndarray:
