@@ -53,9 +53,9 @@ class FileTreeDataset(AbstractDataset[Mapping[str, Any], dict[str, Callable[[], 
     of ``path`` is replaced as a whole); ``mode="merge"`` writes the files into the existing
     folder and keeps the others. Example::
 
-        gazenet_sample_set:
-          type: gaze_pipelines.datasets.FileTreeDataset
-          path: ${params:gazenet.sample.output_root}/${params:gazenet.sample.set_id}
+        gazenet_raw_sets@sample_tree:
+          type: gaze_pipelines.datasets.file_tree.FileTreeDataset
+          path: ${params:gazenet.dataset_convert.data_root_path}/${params:gazenet.sample.set_id}
     """
 
     def __init__(

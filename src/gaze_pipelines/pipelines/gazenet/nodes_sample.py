@@ -73,7 +73,7 @@ def sample_pipeline() -> Pipeline:
             node(
                 render_sample_set,
                 ["gazenet_sample_setup", "gazenet_sample_params"],
-                "gazenet_sample_set",
+                "gazenet_raw_sets@sample_tree",
                 name="gazenet_sample_render",
             ),
         ],

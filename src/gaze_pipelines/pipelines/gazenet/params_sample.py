@@ -29,9 +29,10 @@ class SampleParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     seed: int = Field(2024, description="everything is deterministic by this seed")
-    set_id: str = Field("s001_sample", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    output_root: str = Field(
-        "data/01_raw/gazenet", description="data root the set is written under (<root>/<set_id>)"
+    set_id: str = Field(
+        "s001_sample",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="written to <gazenet.dataset_convert.data_root_path>/<set_id>",
     )
     n_users: int = Field(8, ge=1, le=1000)
     frames_per_user: int = Field(150, ge=1, le=100_000)

@@ -17,7 +17,7 @@ def data_pipeline() -> Pipeline:
     """``gazenet_data``: TAO dataset_convert (ingest -> frames -> geometry -> normalize -> filter -> split -> records)."""
     return pipeline(
         [
-            node(nd.ingest_labels, ["gazenet_raw_sets", CONVERT],
+            node(nd.ingest_labels, ["gazenet_raw_sets@sets", CONVERT],
                  ["gazenet_labels", "gazenet_set_configs", "gazenet_rejects_ingest"], name="gazenet_ingest_labels"),
             node(nd.build_frame_table, ["gazenet_labels", "gazenet_set_configs"],
                  ["gazenet_frames_base", "gazenet_rejects_frame_table"], name="gazenet_build_frame_table"),
