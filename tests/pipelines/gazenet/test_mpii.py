@@ -134,9 +134,9 @@ def test_calibration_becomes_one_config_per_user(mpii_tree):
     root, _ = mpii_tree
     raw = _load(root)["MPIIFaceGaze"]
     configs, _, _ = mpii.ingest_mpii_set(raw)
-    assert sorted(configs) == ["MPIIFaceGaze-p00", "MPIIFaceGaze-p01"]
+    assert sorted(configs) == ["MPIIFaceGaze/p00", "MPIIFaceGaze/p01"]
     for u in (0, 1):
-        cfg = configs[f"MPIIFaceGaze-p0{u}"]
+        cfg = configs[f"MPIIFaceGaze/p0{u}"]
         K, dist = _camera(u)
         mr, mt = _monitor(u)
         R = cv2.Rodrigues(mr)[0]
@@ -158,7 +158,7 @@ def test_rows_rejects_and_landmark_layout(mpii_tree):
     frames = {(r["user"], r["frame"]) for r in rows}
     assert ("p00", "day01_0001") in frames and ("p00", "day02_0001") in frames
     row = next(r for r in rows if r["user"] == "p01" and r["frame"] == "day01_0002")
-    assert row["set_id"] == "MPIIFaceGaze-p01" and row["source"] == "mpiifacegaze"
+    assert row["set_id"] == "MPIIFaceGaze" and row["source"] == "mpiifacegaze"
     assert row["image_path"].endswith("p01/day01/0002.jpg")
     lm = row["landmarks"].reshape(104, 2)
     occ = row["landmarks_occ"]
@@ -180,7 +180,7 @@ def test_rows_rejects_and_landmark_layout(mpii_tree):
         ("p00", "day03_0009"): "missing_image",
         ("p00", "day02_0004"): "unlabelled_frame",
     }
-    assert all(r["stage"] == "ingest" and r["set_id"] == "MPIIFaceGaze-p00" for r in rejects)
+    assert all(r["stage"] == "ingest" and r["set_id"] == "MPIIFaceGaze" for r in rejects)
     assert "p00/p00.txt line 4" in next(r["reason"] for r in rejects if r["frame"] == "day02_0002")
 
 
@@ -244,8 +244,8 @@ def test_pipeline_nodes_recover_pose_and_gaze(mpii_tree, tmp_path):
     norm, images, norm_rejects = normalize_frames(geo, configs, params)
     assert norm_rejects.empty and len(norm) == 6
     assert norm["norm_frame_path"].is_unique
-    assert "MPIIFaceGaze-p00/Norm_Data_mpiifacegaze/face/p00/day02_0001" in images
-    assert "MPIIFaceGaze-p00/Norm_Data_mpiifacegaze/face/p00/day01_0001" in images
+    assert "MPIIFaceGaze/Norm_Data_mpiifacegaze/face/p00/day02_0001" in images
+    assert "MPIIFaceGaze/Norm_Data_mpiifacegaze/face/p00/day01_0001" in images
 
 
 def test_six_point_pnp_is_not_refused_and_tao_path_is_unchanged(mpii_tree):
@@ -289,7 +289,7 @@ def test_readme_spelling_rvecs_and_integer_landmarks_are_accepted(mpii_tree):
         lines.append(" ".join(tok))
     txt.write_text("\n".join(lines))
     configs, rows, rejects = mpii.ingest_mpii_set(_load(root)["MPIIFaceGaze"])
-    assert np.allclose(configs["MPIIFaceGaze-p01"].R, cv2.Rodrigues(mr)[0])
+    assert np.allclose(configs["MPIIFaceGaze/p01"].R, cv2.Rodrigues(mr)[0])
     assert len([r for r in rows if r["user"] == "p01"]) == 3
     assert not [r for r in rejects if r["user"] == "p01"]
 

@@ -16,8 +16,9 @@ mm); 3D gaze target (3, camera mm); the eye used by the evaluation subset ("left
 
 Mapping to the TAO frame rows (see ``nodes_data.ingest_labels``):
 
-- Every participant has its own calibration, so each becomes a user-level set
-  ``<root set id>-<pXX>`` with its own :class:`SetConfig`; rows carry that ``set_id``.
+- The root is one set (so TAO's user split applies across participants); every participant has
+  its own calibration, stored as ``configs["<set id>/<pXX>"]`` and found by
+  ``nodes_data.config_for``.
 - The 6 points go to their 68-point layout indices 36, 39, 42, 45, 48, 54 (occluded flag 0); the
   other points 1-68 are ``-1`` with occluded flag 1 (absent), points 69-104 are ``-1`` / ``-1``.
   Rows add ``pnp_indices`` = those 6 indices: ``compute_geometry`` solves the head pose on them
@@ -222,9 +223,9 @@ def ingest_mpii_set(
     rejects: list[dict[str, str]] = []
     mismatched = 0
     for user in users:
-        set_id = f"{raw.set_id}-{user}"
+        set_id = raw.set_id  # one set: TAO's user split applies across participants
         cfg = parse_calibration(raw.extra.get(user) or {}, f"{raw.root}/{user}/Calibration")
-        configs[set_id] = cfg
+        configs[f"{raw.set_id}/{user}"] = cfg  # per-user calibration (see nodes_data.config_for)
         images = raw.frames.get(user, {})
         where = f"{user}/{user}.txt"
         content = raw.label_files.get(f"{user}.txt")

@@ -54,6 +54,12 @@ def _rejects_frame(rows: list[dict[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=REJECT_COLUMNS).astype(str)
 
 
+def config_for(configs: dict[str, SetConfig], set_id: str, user: str) -> SetConfig:
+    """A user's calibration: ``configs["<set>/<user>"]`` when the set calibrates per user
+    (MPIIFaceGaze), else the set's ``configs["<set>"]``."""
+    return configs.get(f"{set_id}/{user}") or configs[set_id]
+
+
 def _select_sets(raw_sets: dict[str, RawSet], p: DatasetConvertParams) -> list[RawSet]:
     if p.sets == "all":
         chosen = list(raw_sets.values())
@@ -94,68 +100,123 @@ def ingest_labels(
         if not raw.frames:
             raise ConfigError(f"{raw.root}/Data: set '{raw.set_id}' has no users")
         if raw.label_folder is None:
-            raise ConfigError(f"{raw.root}: no json_datafactory_v2/ or json_datafactory/ label folder")
+            raise ConfigError(
+                f"{raw.root}: no json_datafactory_v2/ or json_datafactory/ label folder"
+            )
         seen: set[tuple[str, str]] = set()
         labelled: set[tuple[str, str]] = set()
         for fname, content in raw.label_files.items():
             stem = fname[: -len(".json")]
             prefix = f"{raw.set_id}_"
-            user = stem[len(prefix):] if stem.startswith(prefix) else stem
+            user = stem[len(prefix) :] if stem.startswith(prefix) else stem
             where = f"{raw.label_folder}/{fname}"
             if user not in raw.frames:
-                rejects.append(_reject(raw.set_id, user, "*", "ingest",
-                                       f"unknown_user: {where} names user '{user}' with no Data/{user}/ folder"))
+                rejects.append(
+                    _reject(
+                        raw.set_id,
+                        user,
+                        "*",
+                        "ingest",
+                        f"unknown_user: {where} names user '{user}' with no Data/{user}/ folder",
+                    )
+                )
                 continue
             try:
                 frames, bad = parse_label_file(content, raw.label_folder)
             except LabelError as err:
-                rejects.append(_reject(raw.set_id, user, "*", "ingest", f"{err.code}: {where}: {err.detail}"))
+                rejects.append(
+                    _reject(raw.set_id, user, "*", "ingest", f"{err.code}: {where}: {err.detail}")
+                )
                 continue
             for name, reason in bad:
-                rejects.append(_reject(raw.set_id, user, PurePosixPath(name).stem, "ingest", reason))
+                rejects.append(
+                    _reject(raw.set_id, user, PurePosixPath(name).stem, "ingest", reason)
+                )
                 labelled.add((user, PurePosixPath(name).name))  # already rejected: count it once
             by_base = {PurePosixPath(rel).name: path for rel, path in raw.frames[user].items()}
             for fl in frames:
                 base = PurePosixPath(fl.filename).name
                 frame = PurePosixPath(base).stem
                 if (user, frame) in seen:
-                    rejects.append(_reject(raw.set_id, user, frame, "ingest",
-                                           f"duplicate_frame: {base} labelled more than once in {where}"))
+                    rejects.append(
+                        _reject(
+                            raw.set_id,
+                            user,
+                            frame,
+                            "ingest",
+                            f"duplicate_frame: {base} labelled more than once in {where}",
+                        )
+                    )
                     continue
                 seen.add((user, frame))
                 path = by_base.get(base)
                 if path is None:
-                    rejects.append(_reject(raw.set_id, user, frame, "ingest",
-                                           f"missing_image: {where} labels {base}, not in Data/{user}/"))
+                    rejects.append(
+                        _reject(
+                            raw.set_id,
+                            user,
+                            frame,
+                            "ingest",
+                            f"missing_image: {where} labels {base}, not in Data/{user}/",
+                        )
+                    )
                     continue
                 labelled.add((user, base))
                 try:
                     tx, ty = target_from_filename(base)
                 except LabelError as err:
-                    rejects.append(_reject(raw.set_id, user, frame, "ingest", f"{err.code}: {err.detail}"))
+                    rejects.append(
+                        _reject(raw.set_id, user, frame, "ingest", f"{err.code}: {err.detail}")
+                    )
                     continue
                 sw, sh = configs[raw.set_id].screen_px
                 if not (0 <= tx <= sw and 0 <= ty <= sh):
-                    rejects.append(_reject(raw.set_id, user, frame, "ingest",
-                                           f"target_off_screen: ({tx:.0f}, {ty:.0f}) outside {sw}x{sh}"))
+                    rejects.append(
+                        _reject(
+                            raw.set_id,
+                            user,
+                            frame,
+                            "ingest",
+                            f"target_off_screen: ({tx:.0f}, {ty:.0f}) outside {sw}x{sh}",
+                        )
+                    )
                     continue
-                rows.append({
-                    "set_id": raw.set_id, "user": user, "frame": frame, "image_path": local_path(path),
-                    "source": fl.source, "target_x": tx, "target_y": ty,
-                    "face_x1": fl.face_box[0], "face_y1": fl.face_box[1],
-                    "face_x2": fl.face_box[2], "face_y2": fl.face_box[3],
-                    "landmarks": fl.landmarks.reshape(-1).astype(np.float64),
-                    "landmarks_occ": fl.occluded.astype(np.int64),
-                    "num_keypoints": fl.num_keypoints,
-                    "left_eye_status": fl.left_eye_status, "right_eye_status": fl.right_eye_status,
-                })
+                rows.append(
+                    {
+                        "set_id": raw.set_id,
+                        "user": user,
+                        "frame": frame,
+                        "image_path": local_path(path),
+                        "source": fl.source,
+                        "target_x": tx,
+                        "target_y": ty,
+                        "face_x1": fl.face_box[0],
+                        "face_y1": fl.face_box[1],
+                        "face_x2": fl.face_box[2],
+                        "face_y2": fl.face_box[3],
+                        "landmarks": fl.landmarks.reshape(-1).astype(np.float64),
+                        "landmarks_occ": fl.occluded.astype(np.int64),
+                        "num_keypoints": fl.num_keypoints,
+                        "left_eye_status": fl.left_eye_status,
+                        "right_eye_status": fl.right_eye_status,
+                    }
+                )
         for user, images in raw.frames.items():
             for rel in images:
                 if (user, PurePosixPath(rel).name) not in labelled:
-                    rejects.append(_reject(raw.set_id, user, PurePosixPath(rel).stem, "ingest",
-                                           f"unlabelled_frame: Data/{user}/{rel} has no label"))
+                    rejects.append(
+                        _reject(
+                            raw.set_id,
+                            user,
+                            PurePosixPath(rel).stem,
+                            "ingest",
+                            f"unlabelled_frame: Data/{user}/{rel} has no label",
+                        )
+                    )
     labels = pd.DataFrame(rows)
-    logger.info("ingest: %d labelled frames in %d sets, %d rejects", len(labels), len(configs), len(rejects))
+    logger.info(
+        "ingest: %d labelled frames in %d sets, %d rejects", len(labels), len(configs), len(rejects)
+    )
     return labels, configs, _rejects_frame(rejects)
 
 
@@ -172,20 +233,47 @@ def _image_size(path: str) -> tuple[int, int] | str:
         return f"unreadable_image: {exc.__class__.__name__}: {exc}"
 
 
-def build_frame_table(labels: pd.DataFrame, configs: dict[str, SetConfig]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_frame_table(
+    labels: pd.DataFrame, configs: dict[str, SetConfig]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per frame with TAO's boxes, eye features and the gaze target in camera mm."""
     rejects: list[dict[str, str]] = []
     if labels.empty:
         return labels, _rejects_frame(rejects)
-    sizes = [_image_size(p) for p in progress(labels["image_path"], "frame table: image headers", len(labels), "frame")]
+    sizes = [
+        _image_size(p)
+        for p in progress(labels["image_path"], "frame table: image headers", len(labels), "frame")
+    ]
     keep = []
-    out: dict[str, list[Any]] = {k: [] for k in (
-        "frame_width", "frame_height", "facebbx_x", "facebbx_y", "facebbx_w", "facebbx_h",
-        "tight_facebbx_x1", "tight_facebbx_y1", "tight_facebbx_x2", "tight_facebbx_y2",
-        "legacy_face", "lefteyebbx", "righteyebbx", "num_eyes_detected", "eye_features",
-        "gaze_cam_x", "gaze_cam_y", "gaze_cam_z")}
+    out: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "frame_width",
+            "frame_height",
+            "facebbx_x",
+            "facebbx_y",
+            "facebbx_w",
+            "facebbx_h",
+            "tight_facebbx_x1",
+            "tight_facebbx_y1",
+            "tight_facebbx_x2",
+            "tight_facebbx_y2",
+            "legacy_face",
+            "lefteyebbx",
+            "righteyebbx",
+            "num_eyes_detected",
+            "eye_features",
+            "gaze_cam_x",
+            "gaze_cam_y",
+            "gaze_cam_z",
+        )
+    }
     modal = {
-        s: Counter(sz for sz, sid in zip(sizes, labels["set_id"], strict=True) if sid == s and isinstance(sz, tuple)).most_common(1)
+        s: Counter(
+            sz
+            for sz, sid in zip(sizes, labels["set_id"], strict=True)
+            if sid == s and isinstance(sz, tuple)
+        ).most_common(1)
         for s in labels["set_id"].unique()
     }
     for i, row in enumerate(labels.itertuples(index=False)):
@@ -195,39 +283,77 @@ def build_frame_table(labels: pd.DataFrame, configs: dict[str, SetConfig]) -> tu
             continue
         expected = modal[row.set_id][0][0] if modal[row.set_id] else size
         if size != expected:
-            rejects.append(_reject(row.set_id, row.user, row.frame, "frame_table",
-                                   f"wrong_image_size: {size[0]}x{size[1]}, the set's frames are {expected[0]}x{expected[1]}"))
+            rejects.append(
+                _reject(
+                    row.set_id,
+                    row.user,
+                    row.frame,
+                    "frame_table",
+                    f"wrong_image_size: {size[0]}x{size[1]}, the set's frames are {expected[0]}x{expected[1]}",
+                )
+            )
             continue
         w, h = size
         lm = np.asarray(row.landmarks).reshape(-1, 2)
         occ = np.asarray(row.landmarks_occ)
-        visible = (occ[:68] != 1)
+        visible = occ[:68] != 1
         pts = lm[:68][visible]
         margin = 0.1 * max(w, h)
-        if np.any(pts < -margin) or np.any(pts[:, 0] > w + margin) or np.any(pts[:, 1] > h + margin):
-            rejects.append(_reject(row.set_id, row.user, row.frame, "frame_table",
-                                   f"landmarks_out_of_frame: visible landmarks outside {w}x{h}"))
+        if (
+            np.any(pts < -margin)
+            or np.any(pts[:, 0] > w + margin)
+            or np.any(pts[:, 1] > h + margin)
+        ):
+            rejects.append(
+                _reject(
+                    row.set_id,
+                    row.user,
+                    row.frame,
+                    "frame_table",
+                    f"landmarks_out_of_frame: visible landmarks outside {w}x{h}",
+                )
+            )
             continue
         if row.face_x1 >= w or row.face_y1 >= h or row.face_x2 <= 0 or row.face_y2 <= 0:
-            rejects.append(_reject(row.set_id, row.user, row.frame, "frame_table",
-                                   f"face_box_out_of_frame: ({row.face_x1}, {row.face_y1}, {row.face_x2}, {row.face_y2}) vs {w}x{h}"))
+            rejects.append(
+                _reject(
+                    row.set_id,
+                    row.user,
+                    row.frame,
+                    "frame_table",
+                    f"face_box_out_of_frame: ({row.face_x1}, {row.face_y1}, {row.face_x2}, {row.face_y2}) vs {w}x{h}",
+                )
+            )
             continue
-        legacy, (fx, fy, side) = crops.tao_face_box(row.face_x1, row.face_y1, row.face_x2, row.face_y2, w, h)
+        legacy, (fx, fy, side) = crops.tao_face_box(
+            row.face_x1, row.face_y1, row.face_x2, row.face_y2, w, h
+        )
         reye = crops.tao_eye_box(lm[36], lm[39], legacy, w, h)
         leye = crops.tao_eye_box(lm[42], lm[45], legacy, w, h)
-        cfg = configs[row.set_id]
-        g = geometry.screen_to_camera([[row.target_x, row.target_y]], cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px)[0]
+        cfg = config_for(configs, row.set_id, row.user)
+        g = geometry.screen_to_camera(
+            [[row.target_x, row.target_y]], cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px
+        )[0]
         use_pupils = row.num_keypoints >= 80 and bool(np.all(occ[68:76] == 0))
         for k, v in (
-            ("frame_width", w), ("frame_height", h), ("facebbx_x", fx), ("facebbx_y", fy),
-            ("facebbx_w", side), ("facebbx_h", side),
-            ("tight_facebbx_x1", int(row.face_x1)), ("tight_facebbx_y1", int(row.face_y1)),
-            ("tight_facebbx_x2", int(row.face_x2)), ("tight_facebbx_y2", int(row.face_y2)),
-            ("legacy_face", np.asarray(legacy, np.float64)), ("lefteyebbx", np.asarray(leye, np.int64)),
+            ("frame_width", w),
+            ("frame_height", h),
+            ("facebbx_x", fx),
+            ("facebbx_y", fy),
+            ("facebbx_w", side),
+            ("facebbx_h", side),
+            ("tight_facebbx_x1", int(row.face_x1)),
+            ("tight_facebbx_y1", int(row.face_y1)),
+            ("tight_facebbx_x2", int(row.face_x2)),
+            ("tight_facebbx_y2", int(row.face_y2)),
+            ("legacy_face", np.asarray(legacy, np.float64)),
+            ("lefteyebbx", np.asarray(leye, np.int64)),
             ("righteyebbx", np.asarray(reye, np.int64)),
             ("num_eyes_detected", int(-1 not in leye) + int(-1 not in reye)),
             ("eye_features", crops.eye_features(lm, use_pupils)),
-            ("gaze_cam_x", g[0]), ("gaze_cam_y", g[1]), ("gaze_cam_z", g[2]),
+            ("gaze_cam_x", g[0]),
+            ("gaze_cam_y", g[1]),
+            ("gaze_cam_z", g[2]),
         ):
             out[k].append(v)
         keep.append(i)
@@ -240,8 +366,14 @@ def build_frame_table(labels: pd.DataFrame, configs: dict[str, SetConfig]) -> tu
 # --------------------------------------------------------------------------- 3. geometry
 
 
-def _invalid_reason(pose: geometry.HeadPose | None, phi_mid: float, theta_mid: float, depth: float,
-                    por_err: float, por_vec_err: float) -> str:
+def _invalid_reason(
+    pose: geometry.HeadPose | None,
+    phi_mid: float,
+    theta_mid: float,
+    depth: float,
+    por_err: float,
+    por_vec_err: float,
+) -> str:
     """TAO's validity checks, first failing one (empty string when valid)."""
     if pose is None:
         return "pnp_failed"
@@ -260,8 +392,11 @@ def _invalid_reason(pose: geometry.HeadPose | None, phi_mid: float, theta_mid: f
         return "gaze_head_yaw_difference"
     if abs(theta_mid - pose.theta) > geometry.HP_DIFF_THETA_RAD:
         return "gaze_head_pitch_difference"
-    if (por_err > geometry.POR_THRESHOLD_MM or por_vec_err > geometry.POR_THRESHOLD_MM
-            or abs(por_err - por_vec_err) > geometry.POR_CONSISTENCY_MM):
+    if (
+        por_err > geometry.POR_THRESHOLD_MM
+        or por_vec_err > geometry.POR_THRESHOLD_MM
+        or abs(por_err - por_vec_err) > geometry.POR_CONSISTENCY_MM
+    ):
         return f"por_error: {max(por_err, por_vec_err):.1f} mm"
     return ""
 
@@ -274,17 +409,28 @@ def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.
     results: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for row in frames.itertuples(index=False):
-        cfg = configs[row.set_id]
+        cfg = config_for(configs, row.set_id, row.user)
         lm = np.asarray(row.landmarks).reshape(-1, 2)
         occ = np.asarray(row.landmarks_occ)
         w, h = row.frame_width, row.frame_height
-        valid = (occ[:68] != 1) & (lm[:68, 0] >= 0) & (lm[:68, 1] >= 0) & (lm[:68, 0] <= w) & (lm[:68, 1] <= h)
+        valid = (
+            (occ[:68] != 1)
+            & (lm[:68, 0] >= 0)
+            & (lm[:68, 1] >= 0)
+            & (lm[:68, 0] <= w)
+            & (lm[:68, 1] <= h)
+        )
         sel, refine = PNP_POINTS, np.searchsorted(PNP_POINTS, PNP_REFINE)
         subset = getattr(row, "pnp_indices", None)  # a source's own point subset (MPIIFaceGaze: 6)
         if isinstance(subset, (np.ndarray, list)):
             sel, refine = np.asarray(subset, np.int64), None
         pose = geometry.solve_head_pose(
-            lm[sel], model[sel], cfg.K, cfg.dist, valid[sel], refine_indices=refine,
+            lm[sel],
+            model[sel],
+            cfg.K,
+            cfg.dist,
+            valid[sel],
+            refine_indices=refine,
         )
         target = np.array([row.gaze_cam_x, row.gaze_cam_y, row.gaze_cam_z])
         res: dict[str, Any] = {"valid_theta_phi": 0, "invalid_reason": "pnp_failed"}
@@ -296,20 +442,40 @@ def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.
             t_re, p_re = geometry.gaze_to_theta_phi(target - re_cam)
             mid_vec = (target - mid) / np.linalg.norm(target - mid)
             t_mid, p_mid = geometry.gaze_to_theta_phi(mid_vec)
-            por = geometry.intersect_screen(mid, geometry.theta_phi_to_gaze(t_mid, p_mid), cfg.R, cfg.T)
+            por = geometry.intersect_screen(
+                mid, geometry.theta_phi_to_gaze(t_mid, p_mid), cfg.R, cfg.T
+            )
             por_vec = geometry.intersect_screen(mid, mid_vec, cfg.R, cfg.T)
-            reason = _invalid_reason(pose, float(p_mid), float(t_mid), float(mid[2]),
-                                     float(np.linalg.norm(por - target)), float(np.linalg.norm(por_vec - target)))
+            reason = _invalid_reason(
+                pose,
+                float(p_mid),
+                float(t_mid),
+                float(mid[2]),
+                float(np.linalg.norm(por - target)),
+                float(np.linalg.norm(por_vec - target)),
+            )
             res = {
-                "valid_theta_phi": int(reason == ""), "invalid_reason": reason,
-                "hp_pitch": pose.pitch_yaw_roll_deg[0], "hp_yaw": pose.pitch_yaw_roll_deg[1],
+                "valid_theta_phi": int(reason == ""),
+                "invalid_reason": reason,
+                "hp_pitch": pose.pitch_yaw_roll_deg[0],
+                "hp_yaw": pose.pitch_yaw_roll_deg[1],
                 "hp_roll": pose.pitch_yaw_roll_deg[2],
-                "theta": (t_le + t_re) / 2, "phi": (p_le + p_re) / 2,
-                "theta_le": t_le, "phi_le": p_le, "theta_re": t_re, "phi_re": p_re,
-                "theta_mid": t_mid, "phi_mid": p_mid,
-                "head_pose_theta": pose.theta, "head_pose_phi": pose.phi,
-                "mid_cam": mid, "lpc_cam": le_cam, "rpc_cam": re_cam, "face_cam": face_cam,
-                "head_rotation": pose.rotation.reshape(-1), "head_tvec": pose.tvec,
+                "theta": (t_le + t_re) / 2,
+                "phi": (p_le + p_re) / 2,
+                "theta_le": t_le,
+                "phi_le": p_le,
+                "theta_re": t_re,
+                "phi_re": p_re,
+                "theta_mid": t_mid,
+                "phi_mid": p_mid,
+                "head_pose_theta": pose.theta,
+                "head_pose_phi": pose.phi,
+                "mid_cam": mid,
+                "lpc_cam": le_cam,
+                "rpc_cam": re_cam,
+                "face_cam": face_cam,
+                "head_rotation": pose.rotation.reshape(-1),
+                "head_tvec": pose.tvec,
                 "reprojection_error_px": pose.reprojection_error_px,
                 "landmarks_3D": pose.to_camera(model[EXPORT_3D]).reshape(-1).astype(np.float32),
             }
@@ -317,14 +483,32 @@ def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.
     log_throughput("geometry (PnP + angles)", len(frames), time.perf_counter() - t0, "frame")
     geo = pd.DataFrame(results, index=frames.index)
     out = pd.concat([frames, geo], axis=1)
-    for col in ("hp_pitch", "hp_yaw", "hp_roll", "theta", "phi", "theta_le", "phi_le", "theta_re",
-                "phi_re", "theta_mid", "phi_mid", "head_pose_theta", "head_pose_phi", "reprojection_error_px"):
+    for col in (
+        "hp_pitch",
+        "hp_yaw",
+        "hp_roll",
+        "theta",
+        "phi",
+        "theta_le",
+        "phi_le",
+        "theta_re",
+        "phi_re",
+        "theta_mid",
+        "phi_mid",
+        "head_pose_theta",
+        "head_pose_phi",
+        "reprojection_error_px",
+    ):
         if col not in out:
             out[col] = np.nan
         out[col] = out[col].astype(float)
     n_valid = int(out["valid_theta_phi"].sum()) if len(out) else 0
-    logger.info("geometry: %d / %d frames with valid theta/phi; invalid by reason: %s", n_valid, len(out),
-                dict(Counter(r.split(":")[0] for r in out["invalid_reason"] if r)))
+    logger.info(
+        "geometry: %d / %d frames with valid theta/phi; invalid by reason: %s",
+        n_valid,
+        len(out),
+        dict(Counter(r.split(":")[0] for r in out["invalid_reason"] if r)),
+    )
     return out
 
 
@@ -334,14 +518,24 @@ def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.
 def _encode(img: np.ndarray, compression: int) -> bytes:
     # Huffman-only deflate: ~40% faster than the default strategy at level 1 and smaller files
     # for these smooth grey crops (measured on the sample).
-    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compression,
-                                         cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
+    ok, buf = cv2.imencode(
+        ".png",
+        img,
+        [
+            cv2.IMWRITE_PNG_COMPRESSION,
+            compression,
+            cv2.IMWRITE_PNG_STRATEGY,
+            cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+        ],
+    )
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()
 
 
-def _norm_frame(row: Any, cfg: SetConfig, img_u: np.ndarray, p: DatasetConvertParams) -> dict[str, Any]:
+def _norm_frame(
+    row: Any, cfg: SetConfig, img_u: np.ndarray, p: DatasetConvertParams
+) -> dict[str, Any]:
     """Zhang-Sugano normalization of one frame: full frame, face and both eyes (TAO's outputs)."""
     R = np.asarray(row.head_rotation).reshape(3, 3)
     h, w = img_u.shape[:2]
@@ -351,9 +545,15 @@ def _norm_frame(row: Any, cfg: SetConfig, img_u: np.ndarray, p: DatasetConvertPa
     d = p.normalization_distance_mm
     s = p.frame_scale_factor
     full = geometry.normalization(face_cam, R, cfg.K, (w, h), 960.0 * s, d)
-    face = geometry.normalization(face_cam, R, cfg.K, (p.face_size, p.face_size), 960.0 * p.face_size / 224, d)
-    le = geometry.normalization(le_cam, R, cfg.K, (p.eye_size, p.eye_size), 960.0 * p.eye_size / 60, d)
-    re = geometry.normalization(re_cam, R, cfg.K, (p.eye_size, p.eye_size), 960.0 * p.eye_size / 60, d)
+    face = geometry.normalization(
+        face_cam, R, cfg.K, (p.face_size, p.face_size), 960.0 * p.face_size / 224, d
+    )
+    le = geometry.normalization(
+        le_cam, R, cfg.K, (p.eye_size, p.eye_size), 960.0 * p.eye_size / 60, d
+    )
+    re = geometry.normalization(
+        re_cam, R, cfg.K, (p.eye_size, p.eye_size), 960.0 * p.eye_size / 60, d
+    )
     eye_px = geometry.project_points(np.stack([le_cam, re_cam]), cfg.K, cfg.dist)
     lm = np.asarray(row.landmarks).reshape(-1, 2)
     present = np.all(lm >= 0, axis=1)
@@ -367,11 +567,18 @@ def _norm_frame(row: Any, cfg: SetConfig, img_u: np.ndarray, p: DatasetConvertPa
     face_bb = [int(w / 2 - 112 * s), int(h / 2 - 112 * s), int(224 * s), int(224 * s)]
     face_img = geometry.warp_image(img_u, face)
     out = {
-        "images": {"face": face_img, "leye": geometry.warp_image(img_u, le), "reye": geometry.warp_image(img_u, re)},
+        "images": {
+            "face": face_img,
+            "leye": geometry.warp_image(img_u, le),
+            "reye": geometry.warp_image(img_u, re),
+        },
         "norm_per_oof": round(float(np.count_nonzero(face_img == 0)) / face_img.size, 2),
-        "norm_facebb": face_bb, "norm_leyebb": leye_bb, "norm_reyebb": reye_bb,
+        "norm_facebb": face_bb,
+        "norm_leyebb": leye_bb,
+        "norm_reyebb": reye_bb,
         "norm_landmarks": norm_lm.reshape(-1).astype(np.float32),
-        "norm_face_cnv_mat": face.rotation.reshape(-1), "norm_leye_cnv_mat": le.rotation.reshape(-1),
+        "norm_face_cnv_mat": face.rotation.reshape(-1),
+        "norm_leye_cnv_mat": le.rotation.reshape(-1),
         "norm_reye_cnv_mat": re.rotation.reshape(-1),
     }
     if p.write_norm_frame:
@@ -384,7 +591,9 @@ def _norm_frame(row: Any, cfg: SetConfig, img_u: np.ndarray, p: DatasetConvertPa
     return out
 
 
-def _normalize_user(task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, str, dict]) -> tuple[list[dict], dict[str, bytes], list[dict]]:
+def _normalize_user(
+    task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, str, dict],
+) -> tuple[list[dict], dict[str, bytes], list[dict]]:
     """Worker: read, check and normalize every frame of one user (runs in a thread; cv2 releases the GIL)."""
     frames, cfg, p, norm_root, maps = task
     rows: list[dict] = []
@@ -393,12 +602,26 @@ def _normalize_user(task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, s
     for row in frames.itertuples(index=False):
         img = cv2.imread(row.image_path, cv2.IMREAD_GRAYSCALE)
         if img is None:
-            rejects.append(_reject(row.set_id, row.user, row.frame, "normalize",
-                                   f"unreadable_image: OpenCV cannot decode {row.image_path}"))
+            rejects.append(
+                _reject(
+                    row.set_id,
+                    row.user,
+                    row.frame,
+                    "normalize",
+                    f"unreadable_image: OpenCV cannot decode {row.image_path}",
+                )
+            )
             continue
         if (img.shape[1], img.shape[0]) != (row.frame_width, row.frame_height):
-            rejects.append(_reject(row.set_id, row.user, row.frame, "normalize",
-                                   f"wrong_image_size: decoded {img.shape[1]}x{img.shape[0]}"))
+            rejects.append(
+                _reject(
+                    row.set_id,
+                    row.user,
+                    row.frame,
+                    "normalize",
+                    f"wrong_image_size: decoded {img.shape[1]}x{img.shape[0]}",
+                )
+            )
             continue
         res: dict[str, Any] = {"_index": row.Index, "norm_frame_path": ""}
         if row.valid_theta_phi:
@@ -407,7 +630,9 @@ def _normalize_user(task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, s
             norm = _norm_frame(row, cfg, img_u, p)
             name = row.frame + PurePosixPath(row.image_path).suffix  # frame: unique per user
             for kind, patch in norm.pop("images").items():
-                images[f"{norm_root}/{kind}/{row.user}/{PurePosixPath(name).stem}"] = _encode(patch, p.png_compression)
+                images[f"{norm_root}/{kind}/{row.user}/{PurePosixPath(name).stem}"] = _encode(
+                    patch, p.png_compression
+                )
             res["norm_frame_path"] = f"{norm_root}/frame/{row.user}/{name}"
             res.update(norm)
         rows.append(res)
@@ -425,13 +650,18 @@ def normalize_frames(
     frames.index.name = "Index"
     tasks = []
     for (set_id, user), grp in frames.groupby(["set_id", "user"], sort=True):
-        cfg = configs[set_id]
+        cfg = config_for(configs, set_id, user)
         label_folder = grp["source"].iloc[0]
         norm_root = f"{set_id}/{p.norm_folder_name}_{label_folder}"
         maps = {}
-        for size in {(int(a), int(b)) for a, b in zip(grp["frame_width"], grp["frame_height"], strict=True)}:
-            maps[size] = (cv2.initUndistortRectifyMap(cfg.K, cfg.dist, None, cfg.K, size, cv2.CV_16SC2)
-                          if np.any(cfg.dist) else (None, None))
+        for size in {
+            (int(a), int(b)) for a, b in zip(grp["frame_width"], grp["frame_height"], strict=True)
+        }:
+            maps[size] = (
+                cv2.initUndistortRectifyMap(cfg.K, cfg.dist, None, cfg.K, size, cv2.CV_16SC2)
+                if np.any(cfg.dist)
+                else (None, None)
+            )
         tasks.append((grp.reset_index(), cfg, p, norm_root, maps))
     t0 = time.perf_counter()
     rows: list[dict] = []
@@ -439,12 +669,20 @@ def normalize_frames(
     rejects: list[dict] = []
     cv2.setNumThreads(1)
     with ThreadPoolExecutor(max_workers=p.n_workers()) as pool:
-        for r, im, rj in progress(pool.map(_normalize_user, tasks), "normalize users", len(tasks), "user"):
+        for r, im, rj in progress(
+            pool.map(_normalize_user, tasks), "normalize users", len(tasks), "user"
+        ):
             rows += r
             images.update(im)
             rejects += rj
-    log_throughput("normalize (read + PnP-based warps + PNG)", len(frames), time.perf_counter() - t0, "frame")
-    norm = pd.DataFrame(rows).set_index("_index") if rows else pd.DataFrame(index=pd.Index([], name="_index"))
+    log_throughput(
+        "normalize (read + PnP-based warps + PNG)", len(frames), time.perf_counter() - t0, "frame"
+    )
+    norm = (
+        pd.DataFrame(rows).set_index("_index")
+        if rows
+        else pd.DataFrame(index=pd.Index([], name="_index"))
+    )
     kept = frames.loc[norm.index].copy()
     for col in norm.columns:
         kept[col] = norm[col]
@@ -481,12 +719,16 @@ def _split_of(frames: pd.DataFrame, p: DatasetConvertParams) -> pd.Series:
 def _value(frames: pd.DataFrame, feature: str) -> pd.Series:
     col = feature.split("/", 1)[-1]
     if col not in frames:
-        raise ConfigError(f"gazenet.dataset_convert.filters.filter_info: unknown feature '{feature}' "
-                          f"(frame-table columns: {sorted(c for c in frames.columns if not c.startswith('_'))})")
+        raise ConfigError(
+            f"gazenet.dataset_convert.filters.filter_info: unknown feature '{feature}' "
+            f"(frame-table columns: {sorted(c for c in frames.columns if not c.startswith('_'))})"
+        )
     return frames[col].astype(float)
 
 
-def filter_frames(frames: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def filter_frames(
+    frames: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply ``filter_info`` bounds in the ``filter_phases`` (phase = the frame's TAO split)."""
     p = DatasetConvertParams.model_validate(params)
     f = p.filters
@@ -507,20 +749,34 @@ def filter_frames(frames: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.Data
         if b.max is not None:
             bad |= v > b.max
         bad &= in_phase & (reasons == "")
-        reasons[bad] = [f"filtered: {b.feature}={x:.4g} outside [{b.min}, {b.max}] in {ph}"
-                        for x, ph in zip(v[bad], phase[bad], strict=True)]
+        reasons[bad] = [
+            f"filtered: {b.feature}={x:.4g} outside [{b.min}, {b.max}] in {ph}"
+            for x, ph in zip(v[bad], phase[bad], strict=True)
+        ]
     if f.drop_invalid_theta_phi:
         bad = (frames["valid_theta_phi"] == 0) & (reasons == "")
-        reasons[bad] = "filtered: invalid theta/phi (" + frames.loc[bad, "invalid_reason"].astype(str) + ")"
+        reasons[bad] = (
+            "filtered: invalid theta/phi (" + frames.loc[bad, "invalid_reason"].astype(str) + ")"
+        )
     if f.eye_status is not None:
-        bad = ~(frames["left_eye_status"].isin(f.eye_status) & frames["right_eye_status"].isin(f.eye_status)) & (reasons == "")
+        bad = ~(
+            frames["left_eye_status"].isin(f.eye_status)
+            & frames["right_eye_status"].isin(f.eye_status)
+        ) & (reasons == "")
         reasons[bad] = "filtered: eye status not in " + str(f.eye_status)
     dropped = reasons != ""
     rej = frames.loc[dropped, ["set_id", "user", "frame"]].copy()
     rej["stage"] = "filter"
     rej["reason"] = reasons[dropped]
-    logger.info("filter: %d of %d frames removed by filter_info in phases %s", int(dropped.sum()), len(frames), f.filter_phases)
-    return frames.loc[~dropped].reset_index(drop=True), rej[REJECT_COLUMNS].astype(str).reset_index(drop=True)
+    logger.info(
+        "filter: %d of %d frames removed by filter_info in phases %s",
+        int(dropped.sum()),
+        len(frames),
+        f.filter_phases,
+    )
+    return frames.loc[~dropped].reset_index(drop=True), rej[REJECT_COLUMNS].astype(str).reset_index(
+        drop=True
+    )
 
 
 def split_users(frames: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
@@ -538,10 +794,24 @@ def split_users(frames: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
             counts = data.groupby("user").size()
             for split_name in ("test", "validate", "train"):
                 for order, user in enumerate(assignment[split_name]):
-                    rows.append({"set_id": set_id, "variant": variant, "split": split_name, "user": user,
-                                 "order": order, "n_frames": int(counts.get(user, 0))})
-            logger.info("split %s/%s: Test %s Validation %s Train %s", set_id, variant,
-                        assignment["test"], assignment["validate"], assignment["train"])
+                    rows.append(
+                        {
+                            "set_id": set_id,
+                            "variant": variant,
+                            "split": split_name,
+                            "user": user,
+                            "order": order,
+                            "n_frames": int(counts.get(user, 0)),
+                        }
+                    )
+            logger.info(
+                "split %s/%s: Test %s Validation %s Train %s",
+                set_id,
+                variant,
+                assignment["test"],
+                assignment["validate"],
+                assignment["train"],
+            )
     cols = ["set_id", "variant", "split", "user", "order", "n_frames"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -565,37 +835,63 @@ def _record(row: dict[str, Any]) -> dict[str, Any]:
 
     def vec(name: str, i: int) -> float:
         v = row.get(name)
-        return float(np.asarray(v)[i]) if valid and v is not None and not (isinstance(v, float)) else -1.0
+        return (
+            float(np.asarray(v)[i])
+            if valid and v is not None and not (isinstance(v, float))
+            else -1.0
+        )
 
     def nrm(name: str) -> float:
         return float(_scalar(row.get(name))) if norm_ok else -1.0
 
     def box(name: str) -> list[int]:
         v = row.get(name)
-        return [int(x) for x in v] if norm_ok and v is not None and not isinstance(v, float) else [-1] * 4
+        return (
+            [int(x) for x in v]
+            if norm_ok and v is not None and not isinstance(v, float)
+            else [-1] * 4
+        )
 
     rec: dict[str, Any] = {
-        "train/image_frame_name": row["image_path"], "train/source": row["source"],
+        "train/image_frame_name": row["image_path"],
+        "train/source": row["source"],
         "train/norm_frame_path": row.get("norm_frame_path") or "",
-        "label/left_eye_status": row["left_eye_status"], "label/right_eye_status": row["right_eye_status"],
-        "train/image_frame_width": int(row["frame_width"]), "train/image_frame_height": int(row["frame_height"]),
-        "train/num_keypoints": int(row["num_keypoints"]), "train/num_eyes_detected": int(row["num_eyes_detected"]),
+        "label/left_eye_status": row["left_eye_status"],
+        "label/right_eye_status": row["right_eye_status"],
+        "train/image_frame_width": int(row["frame_width"]),
+        "train/image_frame_height": int(row["frame_height"]),
+        "train/num_keypoints": int(row["num_keypoints"]),
+        "train/num_eyes_detected": int(row["num_eyes_detected"]),
         "train/valid_theta_phi": int(valid),
-        "train/facebbx_x": int(row["facebbx_x"]), "train/facebbx_y": int(row["facebbx_y"]),
-        "train/facebbx_w": int(row["facebbx_w"]), "train/facebbx_h": int(row["facebbx_h"]),
-        "train/tight_facebbx_x1": int(row["tight_facebbx_x1"]), "train/tight_facebbx_y1": int(row["tight_facebbx_y1"]),
-        "train/tight_facebbx_x2": int(row["tight_facebbx_x2"]), "train/tight_facebbx_y2": int(row["tight_facebbx_y2"]),
-        "label/gaze_cam_x": float(row["gaze_cam_x"]), "label/gaze_cam_y": float(row["gaze_cam_y"]),
+        "train/facebbx_x": int(row["facebbx_x"]),
+        "train/facebbx_y": int(row["facebbx_y"]),
+        "train/facebbx_w": int(row["facebbx_w"]),
+        "train/facebbx_h": int(row["facebbx_h"]),
+        "train/tight_facebbx_x1": int(row["tight_facebbx_x1"]),
+        "train/tight_facebbx_y1": int(row["tight_facebbx_y1"]),
+        "train/tight_facebbx_x2": int(row["tight_facebbx_x2"]),
+        "train/tight_facebbx_y2": int(row["tight_facebbx_y2"]),
+        "label/gaze_cam_x": float(row["gaze_cam_x"]),
+        "label/gaze_cam_y": float(row["gaze_cam_y"]),
         "label/gaze_cam_z": float(row["gaze_cam_z"]),
-        "label/gaze_screen_x": float(row["target_x"]), "label/gaze_screen_y": float(row["target_y"]),
-        "label/hp_pitch": lab("hp_pitch"), "label/hp_yaw": lab("hp_yaw"), "label/hp_roll": lab("hp_roll"),
-        "label/theta": lab("theta"), "label/phi": lab("phi"),
-        "label/head_pose_theta": lab("head_pose_theta"), "label/head_pose_phi": lab("head_pose_phi"),
+        "label/gaze_screen_x": float(row["target_x"]),
+        "label/gaze_screen_y": float(row["target_y"]),
+        "label/hp_pitch": lab("hp_pitch"),
+        "label/hp_yaw": lab("hp_yaw"),
+        "label/hp_roll": lab("hp_roll"),
+        "label/theta": lab("theta"),
+        "label/phi": lab("phi"),
+        "label/head_pose_theta": lab("head_pose_theta"),
+        "label/head_pose_phi": lab("head_pose_phi"),
         "train/norm_per_oof": nrm("norm_per_oof"),
         "train/landmarks": np.asarray(row["landmarks"], np.float32),
-        "train/norm_landmarks": np.asarray(row["norm_landmarks"], np.float32) if norm_ok else np.full(208, -1.0, np.float32),
+        "train/norm_landmarks": np.asarray(row["norm_landmarks"], np.float32)
+        if norm_ok
+        else np.full(208, -1.0, np.float32),
         "train/eye_features": np.asarray(row["eye_features"], np.float32),
-        "train/landmarks_3D": np.asarray(row["landmarks_3D"], np.float32) if valid else np.full(114, -1.0, np.float32),
+        "train/landmarks_3D": np.asarray(row["landmarks_3D"], np.float32)
+        if valid
+        else np.full(114, -1.0, np.float32),
         "train/landmarks_occ": np.asarray(row["landmarks_occ"], np.int64),
     }
     for e in ("le", "re", "mid"):
@@ -631,11 +927,19 @@ def _gt_line(row: dict[str, Any], rec: dict[str, Any]) -> str:
             parts.append(str(rec[feat] + rec[feat.replace("_h", "_y")]))
         elif feat.endswith("_cnv_mat"):
             v = row.get(feat.split("/", 1)[1]) if norm_ok else None
-            parts.append(" ".join(map(str, np.asarray(v).reshape(-1))) if v is not None else " ".join(["-1.0"] * 9))
+            parts.append(
+                " ".join(map(str, np.asarray(v).reshape(-1)))
+                if v is not None
+                else " ".join(["-1.0"] * 9)
+            )
         elif feat.startswith("label/face_cam_"):
             i = "xyz".index(feat[-1])
             v = row.get("face_cam")
-            parts.append(str(float(np.asarray(v)[i])) if valid and v is not None and not isinstance(v, float) else "-1")
+            parts.append(
+                str(float(np.asarray(v)[i]))
+                if valid and v is not None and not isinstance(v, float)
+                else "-1"
+            )
         elif feat == "train/valid_theta_phi":
             parts.append(str(bool(rec[feat])))
         else:
@@ -666,14 +970,18 @@ def build_records(
         for suffix, mask in variants:
             for user in sorted(set(users[mask])):
                 idx = np.where(mask & (users == user))[0]
-                records[f"{base}/TfRecords{suffix}/{user}"] = pd.DataFrame([recs[i] for i in idx], columns=cols)
+                records[f"{base}/TfRecords{suffix}/{user}"] = pd.DataFrame(
+                    [recs[i] for i in idx], columns=cols
+                )
                 gts[f"{base}/GT{suffix}/{user}"] = "".join(lines[i] for i in idx)
             variant = "combined" if suffix == "" else "joint_combined"
             sp = split[(split["set_id"] == set_id) & (split["variant"] == variant)]
             for split_name in SPLITS:
                 order = sp[sp["split"] == split_name].sort_values("order")["user"].tolist()
                 idx = [i for u in order for i in np.where(mask & (users == u))[0]]
-                records[f"{base}/TfRecords{suffix}_combined/{split_name}"] = pd.DataFrame([recs[i] for i in idx], columns=cols)
+                records[f"{base}/TfRecords{suffix}_combined/{split_name}"] = pd.DataFrame(
+                    [recs[i] for i in idx], columns=cols
+                )
                 gts[f"{base}/GT{suffix}_combined/{split_name}"] = "".join(lines[i] for i in idx)
     log_throughput("records (TFRecord + GT rows)", len(frames), time.perf_counter() - t0, "frame")
     return records, gts
@@ -684,20 +992,29 @@ def frame_table_for_storage(frames: pd.DataFrame) -> pd.DataFrame:
     out = frames.drop(columns=[c for c in ("legacy_face",) if c in frames]).copy()
     for name in ("mid_cam", "lpc_cam", "rpc_cam", "face_cam"):
         if name in out:
-            vals = [np.asarray(v, float) if isinstance(v, (np.ndarray, list)) else np.full(3, np.nan) for v in out[name]]
+            vals = [
+                np.asarray(v, float) if isinstance(v, (np.ndarray, list)) else np.full(3, np.nan)
+                for v in out[name]
+            ]
             arr = np.stack(vals) if vals else np.zeros((0, 3))
             for i, c in enumerate("xyz"):
                 out[f"{name}_{c}"] = arr[:, i]
     out["facebbx_x2"] = out["facebbx_x"] + out["facebbx_w"]
     out["facebbx_y2"] = out["facebbx_y"] + out["facebbx_h"]
-    out["n_visible_landmarks"] = [int(np.sum(np.asarray(o)[:68] == 0)) for o in out["landmarks_occ"]]
+    out["n_visible_landmarks"] = [
+        int(np.sum(np.asarray(o)[:68] == 0)) for o in out["landmarks_occ"]
+    ]
     for col in out.columns:
         if out[col].dtype != object:
             continue
         values = out[col].tolist()
         if any(isinstance(v, (np.ndarray, list)) for v in values):
-            out[col] = [np.asarray(v, dtype=np.float64).reshape(-1).tolist()
-                        if isinstance(v, (np.ndarray, list)) else None for v in values]
+            out[col] = [
+                np.asarray(v, dtype=np.float64).reshape(-1).tolist()
+                if isinstance(v, (np.ndarray, list))
+                else None
+                for v in values
+            ]
     return out
 
 
