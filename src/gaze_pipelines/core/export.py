@@ -28,8 +28,9 @@ op_types=None, nodes_to_exclude=None, preprocess=True) -> Int8Result``
     (``ActivationSymmetric`` / ``WeightSymmetric``, all zero points 0), per-channel weights,
     calibration method entropy | minmax | percentile over ``calibration`` (an iterable of input
     dicts, Keras- or ONNX-named). ``Int8Result.model`` is the Q/DQ ``ModelProto``,
-    ``Int8Result.ranges`` a readable DataFrame (one row per quantized tensor: calibrated
-    min/max, amax, scale, zero point, kind, per-channel) to save as CSV next to the model.
+    ``Int8Result.ranges`` a readable DataFrame (one row per quantized tensor: observed
+    min/max, the method's threshold, amax, scale, zero point, kind, per-channel) to save as
+    CSV next to the model. Entropy is TensorRT's KL search (``core.calibration``).
     ``calibration_batches(batches, cal_batches, cal_batch_size)`` re-batches any stream of input
     dicts (e.g. the training split) into exactly that many calibration batches.
 
@@ -466,10 +467,17 @@ def _initializers(graph: Any) -> dict[str, np.ndarray]:
 
 def qdq_ranges_table(
     model: Any,
-    calibrated: Mapping[str, tuple[float, float]] | None = None,
+    observed: Mapping[str, tuple[float, float]] | None = None,
+    thresholds: Mapping[str, float] | None = None,
     method: str | None = None,
 ) -> pd.DataFrame:
-    """One row per quantized tensor of a Q/DQ model: kind, scale(s), zero point, amax, calib range."""
+    """One row per quantized tensor of a Q/DQ model.
+
+    Columns: tensor, kind (activation | weight | bias), qtype, per_channel, channels,
+    observed_min/observed_max (seen during calibration), calib_amax (the method's threshold on
+    |x|), amax (127 x scale: the range the INT8 tensor covers), scale (scale_min/scale_max for
+    per-channel weights), zero_point (0: symmetric), method.
+    """
     inits = _initializers(model.graph)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -480,7 +488,7 @@ def qdq_ranges_table(
         if node.op_type == "DequantizeLinear" and tensor not in inits:
             continue  # activation DQ: described by its QuantizeLinear
         name = node.output[0] if node.op_type == "DequantizeLinear" else tensor
-        name = name.removesuffix("_DequantizeLinear_Output")
+        name = name.removesuffix("_DequantizeLinear_Output").removesuffix("_QuantizeLinear_Input")
         if name in seen:
             continue
         seen.add(name)
@@ -497,7 +505,7 @@ def qdq_ranges_table(
             kind = "bias"
         else:
             kind = "weight"
-        lo, hi = (calibrated or {}).get(name, (np.nan, np.nan))
+        lo, hi = (observed or {}).get(name, (np.nan, np.nan))
         rows.append(
             {
                 "tensor": name,
@@ -505,8 +513,9 @@ def qdq_ranges_table(
                 "qtype": qtype,
                 "per_channel": scale.size > 1,
                 "channels": int(scale.size),
-                "calib_min": float(lo),
-                "calib_max": float(hi),
+                "observed_min": float(lo),
+                "observed_max": float(hi),
+                "calib_amax": float((thresholds or {}).get(name, np.nan)),
                 "amax": float(scale.max() * qmax) if kind != "bias" else float("nan"),
                 "scale": float(scale[0]) if scale.size == 1 else float("nan"),
                 "scale_min": float(scale.min()),
@@ -522,8 +531,9 @@ def qdq_ranges_table(
         "qtype",
         "per_channel",
         "channels",
-        "calib_min",
-        "calib_max",
+        "observed_min",
+        "observed_max",
+        "calib_amax",
         "amax",
         "scale",
         "scale_min",
@@ -573,6 +583,70 @@ def preprocess_for_quantization(model: Any) -> Any:
     return out
 
 
+def _calibrate(
+    model_path: Path,
+    ops: list[str],
+    reader: Any,
+    augmented_path: Path,
+    method: str,
+    *,
+    num_bins: int,
+    num_quantized_bins: int,
+    percentile: float,
+) -> tuple[Any, dict[str, tuple[float, float]], dict[str, float]]:
+    """Run onnxruntime's calibrator; return its TensorsData, observed ranges and thresholds."""
+    from onnxruntime.quantization import CalibrationMethod, create_calibrator  # noqa: PLC0415
+    from onnxruntime.quantization.calibrate import TensorData, TensorsData  # noqa: PLC0415
+
+    from gaze_pipelines.core.calibration import entropy_amax, percentile_amax  # noqa: PLC0415
+
+    observed: dict[str, tuple[float, float]] = {}
+    thresholds: dict[str, float] = {}
+    if method == "minmax":
+        calibrator = create_calibrator(
+            model_path,
+            ops,
+            augmented_model_path=str(augmented_path),
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"symmetric": False},
+        )
+        calibrator.collect_data(reader)
+        for name, data in calibrator.compute_data().data.items():
+            lo, hi = (float(np.min(v)) for v in data.range_value)
+            observed[name] = (lo, max(hi, lo))
+            thresholds[name] = max(abs(lo), abs(hi))
+    else:
+        calibrator = create_calibrator(
+            model_path,
+            ops,
+            augmented_model_path=str(augmented_path),
+            calibrate_method=CalibrationMethod.Percentile,
+            extra_options={"symmetric": True, "num_bins": num_bins, "percentile": percentile},
+        )
+        calibrator.collect_data(reader)
+        histograms = getattr(getattr(calibrator, "collector", None), "histogram_dict", None)
+        if not histograms:
+            raise RuntimeError("onnxruntime's histogram calibrator collected no histograms")
+        for name, (hist, edges, lo, hi, *_) in histograms.items():
+            lo, hi = float(lo), float(hi)
+            amax = (
+                entropy_amax(hist, edges, num_quantized_bins)
+                if method == "entropy"
+                else percentile_amax(hist, edges, percentile)
+            )
+            observed[name] = (lo, hi)
+            thresholds[name] = min(amax, max(abs(lo), abs(hi)))
+    del calibrator
+    tensors = TensorsData(
+        _calibrate_method(method),
+        {
+            name: TensorData(lowest=np.array(-amax, np.float32), highest=np.array(amax, np.float32))
+            for name, amax in thresholds.items()
+        },
+    )
+    return tensors, observed, thresholds
+
+
 def _default_op_types() -> list[str]:
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry  # noqa: PLC0415
 
@@ -594,19 +668,15 @@ def quantize_int8(
 ) -> Int8Result:
     """Symmetric QInt8 Q/DQ quantization calibrated on ``calibration`` (see module docstring).
 
-    Calibration runs onnxruntime's calibrator directly so the histogram size reaches it
-    (``quantize_static`` does not forward ``num_bins``, and entropy with its default 128 bins
-    and 128 quantized bins degenerates to min/max): entropy and percentile default to 2048
-    bins, as TensorRT's entropy calibrator. The ranges are then handed to ``quantize_static``
-    through its calibration cache.
+    Activation ranges: ``minmax`` from onnxruntime's min/max calibrator; ``entropy`` (TensorRT's
+    KL search, ``core.calibration.entropy_amax``) and ``percentile`` from histograms of |x|
+    (``num_bins``, default 2048) collected by onnxruntime's histogram calibrator. onnxruntime's
+    own entropy search is not used: ``quantize_static`` does not forward ``num_bins`` (with its
+    128 bins and 128 quantized bins it degenerates to min/max) and with 2048 bins it is pure
+    Python and takes minutes. The ranges reach ``quantize_static`` through its calibration cache.
     """
     import onnx  # noqa: PLC0415
-    from onnxruntime.quantization import (  # noqa: PLC0415
-        QuantFormat,
-        QuantType,
-        create_calibrator,
-        quantize_static,
-    )
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static  # noqa: PLC0415
     from onnxruntime.quantization.calibrate import save_tensors_data  # noqa: PLC0415
 
     calibrate_method = _calibrate_method(method)
@@ -623,28 +693,21 @@ def quantize_int8(
     ]
     reader = _calibration_reader(calibration, interface, input_names)
     ops = list(op_types) if op_types else _default_op_types()
-    calib_options: dict[str, Any] = {"symmetric": True}
-    if method != "minmax":
-        calib_options["num_bins"] = int(num_bins or 2048)
-    if method == "entropy":
-        calib_options["num_quantized_bins"] = int(num_quantized_bins)
-    if method == "percentile":
-        calib_options["percentile"] = float(percentile)
     with tempfile.TemporaryDirectory(prefix="gp_quant_") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
         out_path = Path(tmp) / "int8.onnx"
         cache_path = Path(tmp) / "calibration.json"
         onnx.save_model(model, str(fp32_path))
-        calibrator = create_calibrator(
+        tensors, observed, thresholds = _calibrate(
             fp32_path,
             ops,
-            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
-            calibrate_method=calibrate_method,
-            extra_options=calib_options,
+            reader,
+            Path(tmp) / "augmented.onnx",
+            method,
+            num_bins=int(num_bins or 2048),
+            num_quantized_bins=num_quantized_bins,
+            percentile=percentile,
         )
-        calibrator.collect_data(reader)
-        tensors = calibrator.compute_data()
-        del calibrator
         save_tensors_data(tensors, cache_path)
         quantize_static(
             str(fp32_path),
@@ -662,14 +725,10 @@ def quantize_int8(
             calibration_cache_path=str(cache_path),
         )
         qmodel = onnx.load_model(str(out_path))
-    calibrated = {}
-    for name, data in tensors.data.items():
-        lo, hi = data.range_value
-        calibrated[name] = (float(np.min(lo)), float(np.max(hi)))
     if interface is not None:
         write_interface(qmodel, interface)
     onnx.checker.check_model(qmodel)
-    ranges = qdq_ranges_table(qmodel, calibrated, method)
+    ranges = qdq_ranges_table(qmodel, observed, thresholds, method)
     if ranges.empty:
         raise RuntimeError(
             "quantize_static inserted no Q/DQ nodes: nothing in the graph was quantized"
@@ -677,7 +736,7 @@ def quantize_int8(
     summary = {
         "method": method,
         "per_channel": per_channel,
-        "num_bins": calib_options.get("num_bins"),
+        "num_bins": None if method == "minmax" else int(num_bins or 2048),
         "calibration_batches": len(calibration),
         "calibration_samples": int(sum(len(next(iter(b.values()))) for b in calibration)),
         "quantized_tensors": int(len(ranges)),
