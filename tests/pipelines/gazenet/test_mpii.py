@@ -244,8 +244,8 @@ def test_pipeline_nodes_recover_pose_and_gaze(mpii_tree, tmp_path):
     norm, images, norm_rejects = normalize_frames(geo, configs, params)
     assert norm_rejects.empty and len(norm) == 6
     assert norm["norm_frame_path"].is_unique
-    assert "MPIIFaceGaze/Norm_Data_mpiifacegaze/face/p00/day02_0001" in images
-    assert "MPIIFaceGaze/Norm_Data_mpiifacegaze/face/p00/day01_0001" in images
+    assert "MPIIFaceGaze/Norm_Data_mpiifacegaze/face/p00/day02_0001.png" in images
+    assert "MPIIFaceGaze/Norm_Data_mpiifacegaze/face/p00/day01_0001.png" in images
 
 
 def test_six_point_pnp_is_not_refused_and_tao_path_is_unchanged(mpii_tree):

@@ -39,9 +39,11 @@ logger = logging.getLogger(__name__)
 REJECT_COLUMNS = ["set_id", "user", "frame", "stage", "reason"]
 SPLITS = ("train", "validate", "test")
 PHASE_OF_SPLIT = {"train": "training", "validate": "validation", "test": "testing"}
-# PnP: EPnP on all visible non-jaw points, refinement on expression-robust ones (brows, nose, eyes).
-PNP_POINTS = np.arange(17, 68)
-PNP_REFINE = np.arange(17, 48)
+# PnP on rigid points only (TAO refines on "expression-invariant" landmarks): eyelid and lip
+# points move with gaze, blinks and speech and bias the pose. Initial solve: brows, nose, the
+# four eye corners and the two mouth corners; refinement drops the mouth.
+PNP_POINTS = np.r_[17:36, 36, 39, 42, 45, 48, 54]
+PNP_REFINE = np.r_[17:36, 36, 39, 42, 45]
 # The 38 model points exported as train/landmarks_3D: brows, nose, eyes, outer mouth 48-54.
 EXPORT_3D = np.r_[17:48, 48:55]
 
@@ -628,11 +630,9 @@ def _normalize_user(
             m1, m2 = maps[(img.shape[1], img.shape[0])]
             img_u = cv2.remap(img, m1, m2, cv2.INTER_LINEAR) if m1 is not None else img
             norm = _norm_frame(row, cfg, img_u, p)
-            name = row.frame + PurePosixPath(row.image_path).suffix  # frame: unique per user
+            name = f"{row.frame}.png"  # frame names are unique per user; crops are PNG
             for kind, patch in norm.pop("images").items():
-                images[f"{norm_root}/{kind}/{row.user}/{PurePosixPath(name).stem}"] = _encode(
-                    patch, p.png_compression
-                )
+                images[f"{norm_root}/{kind}/{row.user}/{name}"] = _encode(patch, p.png_compression)
             res["norm_frame_path"] = f"{norm_root}/frame/{row.user}/{name}"
             res.update(norm)
         rows.append(res)
