@@ -74,7 +74,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
+
+from gaze_pipelines.params_common import StrictModel, validate
 
 logger = logging.getLogger(__name__)
 
@@ -1003,11 +1005,7 @@ def report_markdown(report: pd.DataFrame, title: str = "Export comparison") -> s
 # --------------------------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Int8Params(_Strict):
+class Int8Params(StrictModel):
     """INT8 calibration (TAO: --cal_image_dir, --batches, --batch_size, --cal_cache_file)."""
 
     cal_batches: int = Field(8, ge=1)
@@ -1024,7 +1022,7 @@ class Int8Params(_Strict):
     seed: int = 0
 
 
-class TensorRTParams(_Strict):
+class TensorRTParams(StrictModel):
     """TensorRT engines (TAO: --max_batch_size, --engine_file; workspace in MiB)."""
 
     precisions: list[Literal["fp16", "int8"]] = Field(default_factory=lambda: ["fp16", "int8"])
@@ -1034,7 +1032,7 @@ class TensorRTParams(_Strict):
     workspace_mib: int = Field(1024, ge=16)
 
 
-class BenchmarkParams(_Strict):
+class BenchmarkParams(StrictModel):
     """Latency measurement of the comparison report (onnxruntime session options)."""
 
     batch_sizes: list[int] = Field(default_factory=lambda: [1, 32])
@@ -1052,7 +1050,7 @@ class BenchmarkParams(_Strict):
         return v
 
 
-class ExportParams(_Strict):
+class ExportParams(StrictModel):
     """The ``<model>.export`` parameters shared by every family."""
 
     opset: int = Field(17, ge=MIN_OPSET, le=MAX_OPSET)
@@ -1076,23 +1074,8 @@ class ExportParams(_Strict):
         }
 
 
-def format_validation_error(exc: ValidationError, key_path: str) -> str:
-    """One line per error: ``key.path: message (got value)``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in (key_path, *err["loc"]) if p != "")
-        got = err.get("input")
-        lines.append(f"{loc}: {err['msg']} (got {got!r})")
-    return "invalid parameters:\n  " + "\n  ".join(lines)
-
-
 def validate_export_params(
     raw: Mapping[str, Any] | ExportParams | None, key_path: str
 ) -> ExportParams:
     """Validate a family's ``export`` section; ``ValueError`` names the key path and allowed values."""
-    if isinstance(raw, ExportParams):
-        return raw
-    try:
-        return ExportParams.model_validate(dict(raw or {}))
-    except ValidationError as exc:
-        raise ValueError(format_validation_error(exc, key_path)) from None
+    return validate(ExportParams, raw, key_path)

@@ -64,7 +64,12 @@ class TensorRTEngineDataset(_FileDataset):
         """Write the engine then its sidecar, each atomically."""
         if not isinstance(data, TensorRTEngine):
             raise DatasetError(f"expected a TensorRTEngine, got {type(data).__name__}")
-        self._write(data.engine)
-        side = self._full(self._sidecar(self._get_save_path()))
-        target = side if self._protocol == "file" else f"{self._protocol}://{side}"
-        atomic_write_bytes(target, json.dumps(data.metadata(), indent=2).encode("utf-8"))
+        save_path = self._get_save_path()  # once: a versioned path may not exist yet
+        for path, raw in (
+            (save_path, data.engine),
+            (self._sidecar(save_path), json.dumps(data.metadata(), indent=2).encode("utf-8")),
+        ):
+            full = self._full(path)
+            atomic_write_bytes(
+                full if self._protocol == "file" else f"{self._protocol}://{full}", raw
+            )
