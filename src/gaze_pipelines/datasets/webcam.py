@@ -115,7 +115,7 @@ def _sidecars(path: Path) -> tuple[Path, Path]:
 def _read_table(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
-    df = pd.read_csv(path)
+    df = pd.read_csv(path, dtype={"frame": str})
     if "frame" not in df.columns:
         raise DatasetError(f"{path}: needs a 'frame' column, has {list(df.columns)}")
     df["frame"] = df["frame"].astype(str)
