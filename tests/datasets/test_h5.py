@@ -31,7 +31,10 @@ def _sample(n: int = 5) -> NvGazeH5:
         }
     )
     return NvGazeH5(
-        images=images, labels=labels, attrs={"source": "unit"}, rejected_samples=np.array([1])
+        images=images,
+        labels=labels,
+        attrs={"source": "unit", "sources": ["a", "b"]},
+        rejected_samples=np.array([1]),
     )
 
 
@@ -50,7 +53,7 @@ def test_round_trip_float32_labels(tmp_path):
     assert back.labels["int_frame"].tolist() == list(range(5))
     assert back.labels["string_eye"].tolist() == ["L"] * 5
     assert back.rejected_samples.tolist() == [1] and back.valid_samples is None
-    assert back.attrs["source"] == "unit"
+    assert back.attrs["source"] == "unit" and back.attrs["sources"] == ["a", "b"]
     assert not list(tmp_path.glob(".a.h5*")), "temporary file left behind"
 
 

@@ -105,12 +105,15 @@ def colour_mask(
     return np.all(diff <= margin, axis=2)
 
 
-def fit_mask_ellipse(mask: np.ndarray, min_points: int = 5) -> Ellipse | None:
+def fit_mask_ellipse(
+    mask: np.ndarray, min_points: int = 5, exclude_border: bool = False
+) -> Ellipse | None:
     """Fit an ellipse to the outline of the largest region of a boolean mask; ``None`` if impossible.
 
     The outline is traced with marching squares at level 0.5 (it runs along pixel edges, between
     inside and outside pixel centres), so a rasterised disc of radius r fits a radius of r rather
-    than the r - 0.5 of pixel-centre contours.
+    than the r - 0.5 of pixel-centre contours. With ``exclude_border`` the outline points on the
+    image border (where a region larger than the image is cut off) are left out of the fit.
     """
     m = np.asarray(mask, dtype=bool)
     if m.sum() < min_points:
@@ -129,6 +132,17 @@ def fit_mask_ellipse(mask: np.ndarray, min_points: int = 5) -> Ellipse | None:
     if len(contour) < min_points:
         return None
     pts = contour[:, ::-1] - 1.0
+    if exclude_border:
+        h, w = m.shape
+        inside = (
+            (pts[:, 0] > -0.5 + 1e-6)
+            & (pts[:, 0] < w - 0.5 - 1e-6)
+            & (pts[:, 1] > -0.5 + 1e-6)
+            & (pts[:, 1] < h - 0.5 - 1e-6)
+        )
+        pts = pts[inside]
+        if len(pts) < min_points:
+            return None
     try:
         return fit_points(pts)
     except cv2.error:

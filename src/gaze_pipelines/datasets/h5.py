@@ -174,7 +174,10 @@ def _read(h5: h5py.File, labels_only: bool, label_names: list[str] | None) -> Nv
         if isinstance(value, bytes):
             value = value.decode("utf-8", errors="replace")
         elif isinstance(value, np.ndarray):
-            value = [v.decode() if isinstance(v, bytes) else v.item() for v in value]
+            value = [
+                v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else v.item()
+                for v in value
+            ]
         elif isinstance(value, np.generic):
             value = value.item()
         attrs[key] = value
@@ -213,7 +216,12 @@ def _write(
     attrs = {"eyes": "binocular" if data.images.shape[1] > 1 else "monocular", **data.attrs}
     attrs["image_resolution"] = [w, h]
     for key, value in attrs.items():
-        h5.attrs[key] = np.array(value) if isinstance(value, (list, tuple)) else value
+        if isinstance(value, (list, tuple)):
+            if all(isinstance(v, str) for v in value):
+                value = np.array(value, dtype=h5py.string_dtype("utf-8"))
+            else:
+                value = np.array(value)
+        h5.attrs[key] = value
     n, e, v, c, hh, ww = data.images.shape
     logger.info("N E V C H W for h5 file (images): (%d, %d, %d, %d, %d, %d)", n, e, v, c, hh, ww)
     chunks = (1, e, v, c, hh, ww) if n else None

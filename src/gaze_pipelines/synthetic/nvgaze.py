@@ -564,3 +564,33 @@ def render_footage(
 def with_gaze(frame: Frame, gaze_x_deg: float, gaze_y_deg: float) -> Frame:
     """A copy of ``frame`` looking elsewhere (for tests and demonstrations)."""
     return replace(frame, gaze_x_deg=gaze_x_deg, gaze_y_deg=gaze_y_deg)
+
+
+def reflection_textures(
+    n: int, size: tuple[int, int] = (320, 320), seed: int = 0
+) -> list[np.ndarray]:
+    """``n`` grey scenes to reflect in eyeglasses / the cornea: windows, lamps, blurred clutter.
+
+    The fallback reflection set when no image folder is available.
+    """
+    rng = np.random.default_rng(seed)
+    w, h = size
+    out = []
+    for _ in range(n):
+        img = _texture((h, w), int(rng.integers(0, 2**31 - 1)), scales=(40.0, 12.0)).copy()
+        img = 90.0 + 50.0 * img
+        for _ in range(int(rng.integers(1, 5))):  # bright windows with mullions
+            x0, y0 = int(rng.integers(0, w - 20)), int(rng.integers(0, h - 20))
+            x1 = min(w, x0 + int(rng.integers(20, w // 2)))
+            y1 = min(h, y0 + int(rng.integers(20, h // 2)))
+            img[y0:y1, x0:x1] = rng.uniform(180, 255)
+            img[y0:y1, (x0 + x1) // 2 : (x0 + x1) // 2 + 3] *= 0.5
+        for _ in range(int(rng.integers(0, 4))):  # lamps
+            cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+            yy, xx = np.mgrid[0:h, 0:w]
+            img += 160.0 * np.exp(
+                -((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * rng.uniform(4, 20) ** 2)
+            )
+        img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), float(rng.uniform(0.5, 3.0)))
+        out.append(np.clip(img, 0, 255).astype(np.uint8))
+    return out

@@ -118,3 +118,12 @@ def test_project_circle_tilted_foreshortens_along_tilt():
     e = project_circle(np.array([0, 0, 50.0]), n, 5.0, 100.0, (32, 32))
     assert e.minor / e.major == pytest.approx(math.cos(math.radians(40)), abs=0.03)
     assert _close_angle(e.angle, 90.0, 1.0)  # short axis along x, long axis vertical
+
+
+def test_fit_mask_excludes_image_border_for_clipped_regions():
+    e = Ellipse.make(40.0, 55.0, 70.0, 60.0, 0.0)  # bottom part cut off by a 64-px image
+    mask = ellipse_mask(e, (64, 90))
+    naive = fit_mask_ellipse(mask)
+    better = fit_mask_ellipse(mask, exclude_border=True)
+    assert abs(better.cy - 55.0) < 0.5 and abs(better.major - 70.0) < 1.0
+    assert abs(naive.cy - 55.0) > 3.0

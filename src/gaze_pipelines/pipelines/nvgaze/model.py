@@ -1,0 +1,50 @@
+"""NvGaze's padding-free network (``ConfigurableMultiViewLeanNetNoPadding``) as a Keras 3 model.
+
+A stack of ``valid`` convolutions, each followed by ReLU, instance normalisation (first
+``instance_norm_layers`` layers, no affine parameters, epsilon 1e-6) and spatial dropout, then
+fully connected layers (ReLU between them, the last one linear with one unit per output). The
+input is the raw grey image(s) in [0, 255], eyes x views x channels stacked as channels; the
+model rescales to [-1, 1] itself (``2 x / 255 - 1`` as NvGaze's loader), so deployment feeds
+camera pixels.
+
+The input resolution must be padding-free (``pipelines.nvgaze.resolution``).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from gaze_pipelines.pipelines.nvgaze.params import TrainParams
+from gaze_pipelines.pipelines.nvgaze.resolution import check_resolution
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "outputs"
+
+
+def build_model(params: TrainParams, channels: int = 1) -> keras.Model:
+    """The functional Keras model for ``params`` (``channels`` = eyes x views x image channels)."""
+    w, h = params.input_resolution
+    check_resolution((w, h), params.strides, params.kernel_sizes, "nvgaze.train.input_resolution")
+    inputs = keras.Input(shape=(h, w, channels), name=INPUT_NAME, dtype="float32")
+    x = layers.Rescaling(2.0 / 255.0, offset=-1.0, name="normalize")(inputs)
+    for i, (s, k, c) in enumerate(
+        zip(params.strides, params.kernel_sizes, params.output_channel_counts, strict=True)
+    ):
+        x = layers.Conv2D(
+            c, k, strides=s, padding="valid", kernel_initializer="he_uniform", name=f"conv{i + 1}"
+        )(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        if i < params.instance_norm_layers:
+            # instance norm: per sample and channel over the spatial axes, no affine
+            x = layers.LayerNormalization(
+                axis=(1, 2), epsilon=1e-6, center=False, scale=False, name=f"instance_norm{i + 1}"
+            )(x)
+        if params.dropout > 0:
+            x = layers.SpatialDropout2D(params.dropout, name=f"dropout{i + 1}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    fc = params.fc_layers
+    for j, units in enumerate(fc[:-1]):
+        x = layers.Dense(units, activation="relu", name=f"fc{j + 1}")(x)
+    outputs = layers.Dense(fc[-1], name=OUTPUT_NAME)(x)
+    return keras.Model(inputs, outputs, name="nvgaze_lean_net")
