@@ -314,6 +314,82 @@ def _set_batch_dim(graph: Any, batch_dim: str) -> None:
             dims[0].dim_param = batch_dim
 
 
+def _prune_dead_nodes(graph: Any) -> int:
+    """Remove nodes none of whose outputs is used (repeatedly); returns how many went."""
+    removed = 0
+    while True:
+        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+        dead = [n for n in graph.node if not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for n in dead:
+            graph.node.remove(n)
+        removed += len(dead)
+    used = {i for n in graph.node for i in n.input}
+    for init in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(init)
+    return removed
+
+
+def _reshape_output_shapes(model: Any, names: list[str], batch: int) -> dict[str, tuple]:
+    """Run the model on zeros at ``batch`` and return the shapes of the tensors ``names``."""
+    import copy  # noqa: PLC0415
+
+    import onnx  # noqa: PLC0415
+    import onnxruntime as ort  # noqa: PLC0415
+
+    probe = copy.deepcopy(model)
+    del probe.graph.output[:]
+    for name in names:
+        probe.graph.output.append(onnx.ValueInfoProto(name=name))
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(
+        probe.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+    )
+    feed = {}
+    for inp in session.get_inputs():
+        shape = [batch, *(d if isinstance(d, int) else 1 for d in inp.shape[1:])]
+        dtype = np.float32 if "float" in inp.type else np.int64
+        feed[inp.name] = np.zeros(shape, dtype)
+    return {n: tuple(v.shape) for n, v in zip(names, session.run(names, feed), strict=True)}
+
+
+def fold_static_reshapes(model: Any) -> int:
+    """Give every Reshape whose target is computed at run time (Keras ``Flatten`` becomes
+    ``Shape -> Gather -> Concat -> Reshape``) a constant target ``[-1, d1, ...]`` when its
+    per-sample dimensions do not depend on the batch size (checked by running the graph at two
+    batch sizes), and drop the then unused shape arithmetic.
+
+    The outputs do not change; the graph loses ops that force layout reorders in onnxruntime
+    and a float copy of quantized activations in the INT8 model.
+    """
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    graph = model.graph
+    constants = {t.name for t in graph.initializer}
+    candidates = [n for n in graph.node if n.op_type == "Reshape" and n.input[1] not in constants]
+    if not candidates:
+        return 0
+    names = [n.output[0] for n in candidates]
+    at1, at2 = (_reshape_output_shapes(model, names, b) for b in (1, 2))
+    folded = 0
+    for node in candidates:
+        one, two = at1[node.output[0]], at2[node.output[0]]
+        if len(one) < 2 or one[0] != 1 or two[0] != 2 or one[1:] != two[1:]:
+            continue  # the batch is not the leading dimension of this reshape
+        target = numpy_helper.from_array(
+            np.array([-1, *one[1:]], np.int64), f"{node.output[0]}__static_shape"
+        )
+        graph.initializer.append(target)
+        node.input[1] = target.name
+        folded += 1
+    if folded:
+        _prune_dead_nodes(graph)
+    return folded
+
+
 def keras_to_onnx(
     model: Any,
     interface: ModelInterface | None = None,
@@ -377,6 +453,9 @@ def keras_to_onnx(
             )
         _rename_tensor(graph, old, spec.name)
     _set_batch_dim(graph, batch_dim)
+    folded = fold_static_reshapes(proto)
+    if folded:
+        logger.debug("folded %d shape-computing Reshape targets into constants", folded)
     graph.name = getattr(model, "name", None) or "model"
     proto.producer_name = "gaze_pipelines"
     write_interface(proto, interface)
