@@ -14,9 +14,10 @@
   together. Every file is written atomically (temp file + rename); a progress bar and the
   throughput are logged.
 
-``TaoSpecDataset`` is an optional JSON spec file (TAO's ``dataset_config.json``,
-``dataset_experiment_config.json``, ...): an empty or null ``filepath`` loads ``{}``, so the
-catalog can always name it and the parameters decide whether a file is used.
+``TaoSpecDataset`` is a JSON object file written atomically: TAO's spec files
+(``dataset_config.json``, ``dataset_experiment_config.json``, ...), ``data.json``, KPI summaries.
+An empty or null ``filepath`` loads ``{}``, so the catalog can always name an optional spec file
+and the parameters decide whether one is used.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ from gaze_pipelines.core.io import atomic_write_bytes
 from gaze_pipelines.core.progress import progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays as plain JSON values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _full_path(protocol: str, path: str) -> str:
@@ -156,14 +166,17 @@ class GestureTreeDataset(AbstractDataset[Mapping[str, Any], GestureTree]):
     def __init__(
         self,
         *,
-        path: str,
+        path: str | None,
         desc: str = "write files",
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Point the dataset at the root folder ``path`` (local or any fsspec URL)."""
-        if not path:
-            raise DatasetError("GestureTreeDataset needs a non-empty 'path'")
-        protocol, root = get_protocol_and_path(str(path))
+        """Point the dataset at the root folder ``path`` (local or any fsspec URL).
+
+        An empty or null ``path`` is an optional, absent tree: it loads ``None`` (e.g. TAO's
+        ``cal_image_dir`` when calibration uses the training crops).
+        """
+        self._optional = path in (None, "", "null", "None")
+        protocol, root = get_protocol_and_path(str(path)) if not self._optional else ("file", "")
         self._protocol = protocol
         self._root = root.rstrip("/")
         self._fs = fsspec.filesystem(protocol)
@@ -173,8 +186,10 @@ class GestureTreeDataset(AbstractDataset[Mapping[str, Any], GestureTree]):
     def _describe(self) -> dict[str, Any]:
         return {"path": self._root, "protocol": self._protocol}
 
-    def load(self) -> GestureTree:
+    def load(self) -> GestureTree | None:
         """A lazy reader of the tree (nothing is read until a node lists or reads files)."""
+        if self._optional:
+            return None
         return GestureTree(self._root, self._protocol, self._fs)
 
     def _write(self, rel: str, content: Any) -> None:
@@ -202,6 +217,8 @@ class GestureTreeDataset(AbstractDataset[Mapping[str, Any], GestureTree]):
 
     def save(self, data: Mapping[str, Any]) -> None:
         """Write every ``{relative path: content}`` (callables and groups resolved lazily)."""
+        if self._optional:
+            raise DatasetError("GestureTreeDataset without a path cannot be saved")
         if not isinstance(data, Mapping):
             raise DatasetError(f"GestureTreeDataset saves a mapping, got {type(data).__name__}")
         self._fs.makedirs(self._root, exist_ok=True)
@@ -210,21 +227,28 @@ class GestureTreeDataset(AbstractDataset[Mapping[str, Any], GestureTree]):
                 self._write(rel, content)
 
     def _exists(self) -> bool:
-        return self._fs.isdir(self._root)
+        return not self._optional and self._fs.isdir(self._root)
 
 
-class TaoSpecDataset(AbstractDataset[dict, dict]):
-    """An optional TAO JSON (or YAML) spec file; a null or empty ``filepath`` loads ``{}``."""
+class _OptionalFileDataset(AbstractDataset[Any, Any]):
+    """A file a parameter may leave unset (null or empty ``filepath``)."""
 
     def __init__(
         self, *, filepath: str | None = None, metadata: dict[str, Any] | None = None
     ) -> None:
-        """Name the spec file, or leave ``filepath`` empty to use parameters only."""
+        """Name the file, or leave ``filepath`` empty."""
         self._filepath = str(filepath).strip() if filepath not in (None, "", "null", "None") else ""
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath or None}
+
+    def _exists(self) -> bool:
+        return True
+
+
+class TaoSpecDataset(_OptionalFileDataset):
+    """A JSON (or YAML, read-only) object file, saved atomically; no ``filepath`` loads ``{}``."""
 
     def load(self) -> dict:
         """The parsed spec, or ``{}`` when no file is configured."""
@@ -255,7 +279,36 @@ class TaoSpecDataset(AbstractDataset[dict, dict]):
         """Write the spec as JSON (atomically); needs a ``filepath``."""
         if not self._filepath:
             raise DatasetError("TaoSpecDataset without a filepath cannot be saved")
-        atomic_write_bytes(self._filepath, json.dumps(data, indent=2).encode("utf-8"))
+        text = json.dumps(data, indent=1, default=_json_default)
+        atomic_write_bytes(self._filepath, text.encode("utf-8"))
 
-    def _exists(self) -> bool:
-        return True
+
+class OptionalKerasModelDataset(_OptionalFileDataset):
+    """A Keras model file to start training from (``.keras`` or ``.h5``), or ``None`` without a path.
+
+    TAO's ``model_config.weights_init``: the node copies its weights by layer name into the new
+    network. A null or empty ``filepath`` loads ``None``.
+    """
+
+    def load(self) -> Any:
+        """The model (not compiled), or ``None`` when no file is configured."""
+        if not self._filepath:
+            return None
+        import keras  # noqa: PLC0415 - heavy import, only when a model is configured
+
+        protocol, path = get_protocol_and_path(self._filepath)
+        fs = fsspec.filesystem(protocol)
+        if not fs.exists(path):
+            raise DatasetError(f"model file '{self._filepath}' does not exist")
+        if protocol not in ("file", "local"):
+            import tempfile  # noqa: PLC0415
+
+            with tempfile.TemporaryDirectory() as tmp:
+                local = os.path.join(tmp, PurePosixPath(path).name)
+                fs.get(path, local)
+                return keras.models.load_model(local, compile=False)
+        return keras.models.load_model(path, compile=False)
+
+    def save(self, data: Any) -> None:
+        """Read-only."""
+        raise DatasetError("OptionalKerasModelDataset is read-only")

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gaze_pipelines.core.export import ExportParams
 from gaze_pipelines.synthetic.gesturenet import GESTURES
 
 RESNET_DEPTHS = (6, 10, 12, 18, 26, 34, 50, 101, 152)
@@ -416,6 +417,7 @@ PARAMS_MODELS: dict[str, type[BaseModel]] = {
     "gesturenet.train": TrainSpec,
     "gesturenet.evaluate": EvaluateParams,
     "gesturenet.inference": InferenceParams,
+    "gesturenet.export": ExportParams,
 }
 
 

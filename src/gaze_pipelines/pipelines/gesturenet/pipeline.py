@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
+from gaze_pipelines.pipelines.export import create_export_pipeline
 from gaze_pipelines.pipelines.gesturenet import nodes_data as data
+from gaze_pipelines.pipelines.gesturenet import nodes_evaluate as evaluate
+from gaze_pipelines.pipelines.gesturenet import nodes_export as export
 from gaze_pipelines.pipelines.gesturenet import nodes_sample as sample
+from gaze_pipelines.pipelines.gesturenet import nodes_train as train
 
 
 def sample_pipeline() -> Pipeline:
@@ -88,15 +92,128 @@ def data_pipeline() -> Pipeline:
     )
 
 
+def train_pipeline() -> Pipeline:
+    """Two-stage training of the ResNet classifier on data.json."""
+    return Pipeline(
+        [
+            node(
+                train.train_gesturenet,
+                [
+                    "gesturenet_data_json",
+                    "gesturenet_crops",
+                    "params:gesturenet.train",
+                    "gesturenet_weights_init",
+                ],
+                ["gesturenet_model", "gesturenet_training_history", "gesturenet_training_summary"],
+                name="gesturenet_train",
+            ),
+            node(
+                train.plot_training,
+                "gesturenet_training_history",
+                "gesturenet_training_curves",
+                name="gesturenet_plot_training",
+            ),
+        ]
+    )
+
+
+def evaluate_pipeline() -> Pipeline:
+    """Accuracy, per-class precision/recall/F1 and confusion matrix on a data.json split."""
+    return Pipeline(
+        [
+            node(
+                evaluate.predict_split,
+                [
+                    "gesturenet_model",
+                    "gesturenet_data_json",
+                    "gesturenet_crops",
+                    "params:gesturenet.train",
+                    "params:gesturenet.evaluate",
+                ],
+                "gesturenet_predictions",
+                name="gesturenet_predict_split",
+            ),
+            node(
+                evaluate.evaluate_predictions,
+                ["gesturenet_predictions", "params:gesturenet.train", "params:gesturenet.evaluate"],
+                [
+                    "gesturenet_classification_report",
+                    "gesturenet_confusion_matrix",
+                    "gesturenet_confusion_matrix_png",
+                    "gesturenet_accuracy_by_user",
+                    "gesturenet_kpis",
+                ],
+                name="gesturenet_evaluate",
+            ),
+        ]
+    )
+
+
+def inference_pipeline() -> Pipeline:
+    """TAO ``inference``: results.txt over a data.json split or an image folder."""
+    return Pipeline(
+        [
+            node(
+                evaluate.run_inference,
+                [
+                    "gesturenet_model",
+                    "gesturenet_data_json",
+                    "gesturenet_crops",
+                    "gesturenet_inference_images",
+                    "params:gesturenet.train",
+                    "params:gesturenet.inference",
+                ],
+                "gesturenet_inference_results",
+                name="gesturenet_inference",
+            )
+        ]
+    )
+
+
+def export_pipeline() -> Pipeline:
+    """ONNX, INT8 Q/DQ calibrated on crops (cal_image_dir or train_set), side-by-side report."""
+    calibration = Pipeline(
+        [
+            node(
+                export.gesturenet_calibration,
+                [
+                    "gesturenet_data_json",
+                    "gesturenet_crops",
+                    "gesturenet_cal_images",
+                    "params:gesturenet.train",
+                    "params:gesturenet.export",
+                ],
+                "gesturenet_calibration_batches",
+                name="gesturenet_calibration_batches",
+                tags={"gesturenet_export"},
+            )
+        ]
+    )
+    return calibration + create_export_pipeline(
+        "gesturenet",
+        evaluate=evaluate.kpis_of,
+        evaluate_inputs=[
+            "gesturenet_data_json",
+            "gesturenet_crops",
+            "params:gesturenet.train",
+            "params:gesturenet.evaluate",
+        ],
+    )
+
+
 def create_pipelines() -> dict[str, Pipeline]:
     """Stage pipelines of the GestureNet family, by registered name."""
     return {
         "gesturenet_sample": sample_pipeline(),
         "gesturenet_data": data_pipeline(),
+        "gesturenet_train": train_pipeline(),
+        "gesturenet_evaluate": evaluate_pipeline(),
+        "gesturenet_inference": inference_pipeline(),
+        "gesturenet_export": export_pipeline(),
     }
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """All GestureNet stages except the sample renderer."""
+    """All GestureNet stages except the sample renderer (data -> train -> evaluate -> inference -> export)."""
     stages = create_pipelines()
     return sum((p for name, p in stages.items() if name != "gesturenet_sample"), Pipeline([]))
