@@ -971,7 +971,11 @@ def build_tensorrt_engine(
     if serialized is None:
         raise RuntimeError("TensorRT failed to build the engine (see the TensorRT log above)")
     return TensorRTEngine(
-        bytes(serialized), read_interface(model), precision, max_batch_size, str(trt.__version__)
+        bytes(memoryview(serialized)),
+        read_interface(model),
+        precision,
+        max_batch_size,
+        str(trt.__version__),
     )
 
 
