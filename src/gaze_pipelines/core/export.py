@@ -1108,6 +1108,7 @@ class Int8Params(StrictModel):
 class TensorRTParams(StrictModel):
     """TensorRT engines (TAO: --max_batch_size, --engine_file; workspace in MiB)."""
 
+    # both engines are always built (fixed pipeline outputs); this picks the report rows
     precisions: list[Literal["fp16", "int8"]] = Field(default_factory=lambda: ["fp16", "int8"])
     max_batch_size: int = Field(32, ge=1)
     opt_batch_size: int | None = Field(None, ge=1)

@@ -7,8 +7,9 @@ A family plugs in with three things (see ``pipelines/gazenet/nodes_export.py``):
    ``core.export.calibration_batches`` to re-batch a stream);
 2. a KPI function ``evaluate(predictor, *evaluate_inputs) -> {kpi: value}`` running the family's
    own KPI code on any ``Predictor``;
-3. catalog entries (datasets named below) and a ``<family>.export`` parameter section
-   (``core.export.ExportParams``).
+3. catalog entries (datasets named below, ``export_dataset_names``) and a ``<family>.export``
+   parameter section (``core.export.ExportParams``; register it for start-up validation with
+   ``PARAMS_MODELS = {"<family>.export": ExportParams}`` in a ``params*.py`` of the family).
 
 ``create_export_pipeline(family, evaluate=..., evaluate_inputs=[...])`` then returns the nodes
 
@@ -19,7 +20,9 @@ A family plugs in with three things (see ``pipelines/gazenet/nodes_export.py``):
 and ``create_tensorrt_export_pipeline(family, ...)`` the TensorRT stage
 (``<family>_tensorrt_fp16_engine``, ``<family>_tensorrt_int8_engine``,
 ``<family>_export_report_tensorrt``), which fails with a message naming what is missing when
-the ``tensorrt`` extra or a GPU is absent; register it as ``<family>_export_tensorrt``.
+the ``tensorrt`` extra or a GPU is absent. Register it as ``<family>_export_tensorrt`` and keep
+it out of the family's ``create_pipeline()`` sum, so ``kedro run --pipeline <family>`` works on
+machines without a GPU. Both engines are built; ``tensorrt.precisions`` picks the report rows.
 """
 
 from __future__ import annotations
@@ -247,13 +250,10 @@ def make_tensorrt_compare_node_func(
         *evaluate_inputs: Any,
     ) -> tuple[pd.DataFrame, str]:
         """Side-by-side report of Keras, ONNX, INT8 ONNX and the TensorRT FP16/INT8 engines."""
-        models = {
-            "keras": model,
-            "onnx": onnx_model,
-            "onnx_int8": int8_model,
-            "tensorrt_fp16": fp16_engine,
-            "tensorrt_int8": int8_engine,
-        }
+        engines = {"fp16": fp16_engine, "int8": int8_engine}
+        wanted = _params(params, family).tensorrt.precisions
+        models = {"keras": model, "onnx": onnx_model, "onnx_int8": int8_model}
+        models.update({f"tensorrt_{k}": v for k, v in engines.items() if k in wanted})
         return _formats_report(family, models, evaluate, evaluate_inputs, calibration, params)
 
     compare_tensorrt_formats.__name__ = f"compare_{family}_tensorrt_formats"
