@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.export import create_export_pipeline
+from gaze_pipelines.pipelines.export import create_export_pipeline, create_tensorrt_export_pipeline
 from gaze_pipelines.pipelines.gesturenet import nodes_data as data
 from gaze_pipelines.pipelines.gesturenet import nodes_evaluate as evaluate
 from gaze_pipelines.pipelines.gesturenet import nodes_export as export
 from gaze_pipelines.pipelines.gesturenet import nodes_sample as sample
 from gaze_pipelines.pipelines.gesturenet import nodes_train as train
+
+# inputs of the KPI function the export report scores every model format with
+EVALUATE_INPUTS = [
+    "gesturenet_data_json",
+    "gesturenet_crops",
+    "params:gesturenet.train",
+    "params:gesturenet.evaluate",
+]
 
 
 def sample_pipeline() -> Pipeline:
@@ -192,12 +200,7 @@ def export_pipeline() -> Pipeline:
     return calibration + create_export_pipeline(
         "gesturenet",
         evaluate=evaluate.kpis_of,
-        evaluate_inputs=[
-            "gesturenet_data_json",
-            "gesturenet_crops",
-            "params:gesturenet.train",
-            "params:gesturenet.evaluate",
-        ],
+        evaluate_inputs=EVALUATE_INPUTS,
     )
 
 
@@ -210,10 +213,17 @@ def create_pipelines() -> dict[str, Pipeline]:
         "gesturenet_evaluate": evaluate_pipeline(),
         "gesturenet_inference": inference_pipeline(),
         "gesturenet_export": export_pipeline(),
+        "gesturenet_export_tensorrt": create_tensorrt_export_pipeline(
+            "gesturenet", evaluate=evaluate.kpis_of, evaluate_inputs=EVALUATE_INPUTS
+        ),
     }
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """All GestureNet stages except the sample renderer (data -> train -> evaluate -> inference -> export)."""
     stages = create_pipelines()
-    return sum((p for name, p in stages.items() if name != "gesturenet_sample"), Pipeline([]))
+    skip = {
+        "gesturenet_sample",
+        "gesturenet_export_tensorrt",
+    }  # TensorRT needs a GPU: run it by name
+    return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))
