@@ -176,7 +176,8 @@ def render_session(plan: SessionPlan, name_width: int = 6):
     renderer = f3.FaceRenderer(plan.camera, seed=plan.seed)
     names = [f"{i:0{name_width}d}" for i in range(len(plan.specs))]
     frames = {
-        n: (lambda s=s: renderer.render(plan.user, s).image) for n, s in zip(names, plan.specs, strict=True)
+        n: (lambda s=s: renderer.render(plan.user, s).image)
+        for n, s in zip(names, plan.specs, strict=True)
     }
     targets = pd.DataFrame({"frame": names, "x": plan.targets_px[:, 0].round(2),
                             "y": plan.targets_px[:, 1].round(2)})  # fmt: skip

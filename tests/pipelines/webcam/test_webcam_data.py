@@ -129,7 +129,7 @@ def _session(n: int = 6, with_landmarks: bool = True) -> WebcamSession:
             cv2.circle(img, tuple(int(v) for v in c), 5, 20, -1)
         lm = FaceLandmarks(np.array([100.0, 70, 120, 140]), np.stack([l_c - [10, 0], l_c + [10, 0]]),
                            np.stack([r_c - [10, 0], r_c + [10, 0]]))  # fmt: skip
-        frames[f"{i:03d}"] = (lambda img=img: img)
+        frames[f"{i:03d}"] = lambda img=img: img
         rows.append({"frame": f"{i:03d}", **lm.to_row()})
     targets = pd.DataFrame({"frame": [f"{i:03d}" for i in range(n - 1)],
                             "x": rng.uniform(0, 1920, n - 1), "y": rng.uniform(0, 1080, n - 1)})  # fmt: skip
@@ -148,7 +148,9 @@ def test_feature_extraction_of_a_session_writes_the_layout_and_rejects():
     assert set(layout.images) == set(IMAGE_KINDS)
     assert layout.images["head_pos"]["1"].shape == (64, 64)
     with pytest.raises(ValueError, match="webcam.features.landmarks"):
-        extract_session_features(_session(3, with_landmarks=False), {"features": {"landmarks": "file"}})
+        extract_session_features(
+            _session(3, with_landmarks=False), {"features": {"landmarks": "file"}}
+        )
     no_targets = _session(3)
     no_targets.targets = None
     with pytest.raises(ValueError, match="no targets table"):
@@ -180,8 +182,14 @@ def test_session_dataset_round_trip_folder_and_video(tmp_path, target):
     ds.save(session)
     back = ds.load()
     assert len(back) == 5
-    assert back.targets is not None and back.targets["frame"].tolist() == session.targets["frame"].tolist()
-    assert back.landmarks is not None and list(back.landmarks.columns) == ["frame", *LANDMARK_COLUMNS]
+    assert (
+        back.targets is not None
+        and back.targets["frame"].tolist() == session.targets["frame"].tolist()
+    )
+    assert back.landmarks is not None and list(back.landmarks.columns) == [
+        "frame",
+        *LANDMARK_COLUMNS,
+    ]
     frames = list(back.iter_frames())
     assert len(frames) == 5
     if target == "session":

@@ -45,7 +45,9 @@ def test_aligned_face_puts_the_eyes_at_the_fixed_positions(cx, cy, dist, angle, 
     l_c, r_c = np.array([cx, cy]) - half, np.array([cx, cy]) + half
     m = face_warp(l_c, r_c, size, (ex, ey), align=True)
     out = _apply(m, np.stack([l_c, r_c]))
-    np.testing.assert_allclose(out, [[ex * size, ey * size], [(1 - ex) * size, ey * size]], atol=1e-4)
+    np.testing.assert_allclose(
+        out, [[ex * size, ey * size], [(1 - ex) * size, ey * size]], atol=1e-4
+    )
     # Unaligned: same scale and centre, but the eye line keeps its angle.
     u = _apply(face_warp(l_c, r_c, size, (ex, ey), align=False), np.stack([l_c, r_c]))
     np.testing.assert_allclose(u.mean(axis=0), [size / 2, ey * size], atol=1e-4)
@@ -106,8 +108,12 @@ def test_head_pos_mask_marks_the_face_box():
     assert mask.shape == (64, 64) and mask.dtype == np.uint8
     assert mask[0, 0] == 255 and mask[-1, -1] == 255
     dark = np.argwhere(mask < 128)
-    assert dark[:, 1].min() == pytest.approx(32, abs=1) and dark[:, 1].max() == pytest.approx(48, abs=1)
-    assert dark[:, 0].min() == pytest.approx(32, abs=1) and dark[:, 0].max() == pytest.approx(48, abs=1)
+    assert dark[:, 1].min() == pytest.approx(32, abs=1) and dark[:, 1].max() == pytest.approx(
+        48, abs=1
+    )
+    assert dark[:, 0].min() == pytest.approx(32, abs=1) and dark[:, 0].max() == pytest.approx(
+        48, abs=1
+    )
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ class BranchParams(_Strict):
     """One convolutional image branch: a plain conv, then ``n_convs`` conv-ReLU-BN-pool blocks."""
 
     filter_size: int = Field(5, ge=1, le=15)
-    n_filters: int = Field(8, ge=1, le=512)
+    n_filters: int = Field(16, ge=1, le=512)
     filter_growth: int = Field(2, ge=1, le=4)
     n_convs: int = Field(2, ge=0, le=6)
 

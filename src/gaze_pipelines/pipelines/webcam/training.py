@@ -128,6 +128,7 @@ def compile_model(model: keras.Model, train: TrainParams) -> keras.Model:
         optimizer=make_optimizer(train.optimizer, train.learning_rate),
         loss="mse",
         metrics=[RmsePx()],
+        jit_compile=False,  # XLA compiles for tens of seconds per shape on CPU; small nets gain little
     )
     return model
 
