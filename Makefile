@@ -18,7 +18,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e ".[dev,tune]"
+	$(PIP) install -q -e ".[dev,tune,webcam]"
 	touch $@
 
 install: $(VENV)/.installed
