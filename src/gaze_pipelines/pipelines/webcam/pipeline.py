@@ -23,6 +23,7 @@ from gaze_pipelines.pipelines.webcam.nodes_data import (
     split_samples,
 )
 from gaze_pipelines.pipelines.webcam.nodes_evaluate import evaluate_models
+from gaze_pipelines.pipelines.webcam.nodes_export import create_webcam_export
 from gaze_pipelines.pipelines.webcam.nodes_inference import run_inference
 from gaze_pipelines.pipelines.webcam.nodes_sample import (
     render_collection_session,
@@ -84,18 +85,8 @@ def create_pipelines() -> dict[str, Pipeline]:
         "webcam_inference": inference,
         "webcam_tune": tune,
     }
-    export = _export_pipeline()
-    if export is not None:
-        stages["webcam_export"] = export
+    stages["webcam_export"] = create_webcam_export()
     return stages
-
-
-def _export_pipeline() -> Pipeline | None:
-    try:
-        from gaze_pipelines.pipelines.webcam.nodes_export import create_webcam_export
-    except ImportError:  # the export core is optional until it lands
-        return None
-    return create_webcam_export()
 
 
 def create_pipeline(**kwargs) -> Pipeline:
