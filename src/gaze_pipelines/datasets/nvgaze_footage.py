@@ -14,8 +14,9 @@ into a temporary sibling folder and renamed into place, so a failed render leave
 written.
 
 ``ImageFolderDataset(path=...)`` loads every image file below a folder as ``{name: loader}``
-(lazy, grayscale uint8). ``path: skimage`` means the sample images that scikit-image installs
-with the package (read from disk only, never downloaded).
+(lazy, grayscale uint8). ``path: null`` (or ``skimage``, when no such folder exists) means the
+sample images that scikit-image installs with the package (read from disk only, never
+downloaded).
 """
 
 from __future__ import annotations
@@ -312,18 +313,22 @@ def _load_grey(fs: Any, path: str) -> Callable[[], np.ndarray | None]:
 class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], np.ndarray | None]]]):
     """Image files below a folder as ``{relative name: loader}`` (grey uint8, None if undecodable).
 
-    ``path: skimage`` selects scikit-image's installed sample images.
+    ``path: null`` selects scikit-image's installed sample images, and so does ``skimage`` when
+    there is no folder of that name (Kedro makes relative catalog paths absolute).
     """
 
     def __init__(
         self,
         *,
-        path: str,
+        path: str | None = None,
         extensions: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._raw_path = path
-        resolved = skimage_data_dir() if str(path).strip().lower() == "skimage" else path
+        use_skimage = not path or (
+            PurePosixPath(str(path)).name.lower() == "skimage" and not os.path.isdir(str(path))
+        )
+        resolved = skimage_data_dir() if use_skimage else str(path)
         protocol, fs_path = get_protocol_and_path(resolved)
         self._protocol = protocol
         self._path = fs_path.rstrip("/")

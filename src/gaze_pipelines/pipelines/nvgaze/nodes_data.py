@@ -657,7 +657,7 @@ def build_reflection_set(
     logger.info(
         "%d reflection images loaded from %s (skipped %d undecodable, %d smaller than %dx%d)",
         len(out),
-        p.source_dir,
+        p.source_dir or "scikit-image's sample images",
         skipped["undecodable"],
         skipped["too_small"],
         min_w,

@@ -1,4 +1,4 @@
-"""``nvgaze_export`` inputs: calibration batches of the training split (export core does the rest)."""
+"""``nvgaze_export`` nodes around the export core: ONNX with NvGaze's graph clean-up, calibration."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import numpy as np
 from gaze_pipelines.core.export import calibration_batches
 from gaze_pipelines.datasets.h5 import NvGazeH5
 from gaze_pipelines.params_common import validate
+from gaze_pipelines.pipelines import export as export_core
 from gaze_pipelines.pipelines.nvgaze.model import INPUT_NAME
+from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx
 from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams
 from gaze_pipelines.pipelines.nvgaze.training import prepare_arrays
 
@@ -36,3 +38,8 @@ def make_calibration_batches(
         order = np.resize(order, need) if len(order) else order
     images = arrays.images[order[:need]].astype(np.float32)
     return calibration_batches(({INPUT_NAME: images},), cal.cal_batches, cal.cal_batch_size)
+
+
+def export_onnx(model: Any, params: Mapping[str, Any]) -> Any:
+    """The export core's ONNX conversion, then the exact NvGaze graph clean-up (fused norms)."""
+    return optimize_onnx(export_core.export_onnx(model, params, family="nvgaze"), model)

@@ -14,7 +14,8 @@ start-up validation hook, so a bad value anywhere fails before any node runs.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -28,10 +29,43 @@ GAZE_ANGLES = ("float_gaze_x_degree", "float_gaze_y_degree")
 OUTPUT_LABELS = (*PUPIL_CENTER, *GAZE_ANGLES)
 
 
+def _is_sequence_field(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, tuple):
+        return True
+    if origin in (Union, UnionType):
+        return any(_is_sequence_field(a) for a in get_args(annotation) if a is not type(None))
+    return False
+
+
+class CliModel(StrictModel):
+    """Accepts NvGaze's space-separated ``-v key v1 v2 ...`` values for list fields.
+
+    ``kedro run --params`` splits on commas, so ``--params "nvgaze.train.strides=2 2 2 2 2 2"``
+    (a string) is read as the list ``[2, 2, 2, 2, 2, 2]``; ``null`` / ``none`` give None.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_strings(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, field in cls.model_fields.items():
+            value = out.get(name)
+            if isinstance(value, str) and _is_sequence_field(field.annotation):
+                text = value.strip().strip("[]()").replace(",", " ")
+                if text.lower() in ("null", "none", "~"):
+                    out[name] = None
+                else:
+                    out[name] = text.split()
+        return out
+
+
 # ------------------------------------------------------------------------------------ sample
 
 
-class SampleParams(StrictModel):
+class SampleParams(CliModel):
     """``nvgaze.sample``: the near-eye renderer writing NvGaze raw footage folders."""
 
     seed: int = 5
@@ -65,7 +99,7 @@ class SampleParams(StrictModel):
 # -------------------------------------------------------------------------------------- data
 
 
-class DataParams(StrictModel):
+class DataParams(CliModel):
     """``nvgaze.data``: raw footage -> one H5 file per footage (``convertRawToH5``)."""
 
     output_resolution: tuple[int, int] = Field((127, 127), description="W, H of the H5 images")
@@ -90,7 +124,7 @@ class DataParams(StrictModel):
     log_every: int = Field(100, ge=1, description="log 'image i / N' every this many images")
 
 
-class MergeParams(StrictModel):
+class MergeParams(CliModel):
     """``nvgaze.merge``: several H5 files -> train / test H5 (``mergeH5Files``)."""
 
     ratios: dict[str, float] = Field(
@@ -127,11 +161,11 @@ class MergeParams(StrictModel):
         return v
 
 
-class ReflectionParams(StrictModel):
+class ReflectionParams(CliModel):
     """``nvgaze.reflections``: the reflection set (``create_reflection_dataset``)."""
 
-    source_dir: str = Field(
-        "skimage", description="folder of images; 'skimage' = scikit-image's installed samples"
+    source_dir: str | None = Field(
+        None, description="folder of images; null = the sample images scikit-image installs"
     )
     max_images: int = Field(500, ge=1)
     min_size: tuple[int, int] = Field((128, 128), description="W, H; smaller images are skipped")
@@ -144,7 +178,7 @@ class ReflectionParams(StrictModel):
 # ------------------------------------------------------------------------------------- train
 
 
-class AffineAug(StrictModel):
+class AffineAug(CliModel):
     """Rotation about the pupil and shift (labels transformed with the image)."""
 
     probability: float = Field(1.0, ge=0, le=1)
@@ -153,35 +187,35 @@ class AffineAug(StrictModel):
     max_tries: int = Field(10, ge=1, description="re-draws to keep the pupil in the valid range")
 
 
-class NoiseAug(StrictModel):
+class NoiseAug(CliModel):
     """Per-pixel uniform intensity noise of +- ``max_noise`` grey levels."""
 
     probability: float = Field(0.5, ge=0, le=1)
     max_noise: float = Field(10.0, ge=0, le=255)
 
 
-class OffsetAug(StrictModel):
+class OffsetAug(CliModel):
     """Global intensity offset of +- ``max_offset`` grey levels (then min-max normalised)."""
 
     probability: float = Field(0.5, ge=0, le=1)
     max_offset: float = Field(40.0, ge=0, le=255)
 
 
-class BlurAug(StrictModel):
+class BlurAug(CliModel):
     """Gaussian blur, sigma 0.5 + U(0.1, max_sigma), 7x7 kernel."""
 
     probability: float = Field(0.5, ge=0, le=1)
     max_sigma: float = Field(1.0, gt=0.1, le=10)
 
 
-class DownscaleAug(StrictModel):
+class DownscaleAug(CliModel):
     """Down- then up-scaling by a factor in [min_scale, 1] (bicubic)."""
 
     probability: float = Field(0.5, ge=0, le=1)
     min_scale: float = Field(0.25, gt=0, le=1)
 
 
-class ReflectionAug(StrictModel):
+class ReflectionAug(CliModel):
     """Screen-blend of a random crop of a reflection-set image."""
 
     probability: float = Field(0.25, ge=0, le=1)
@@ -195,7 +229,7 @@ class ReflectionAug(StrictModel):
         return v
 
 
-class RemapAug(StrictModel):
+class RemapAug(CliModel):
     """Piecewise-linear intensity remap: black, mid grey and white points each perturbed."""
 
     probability: float = Field(1.0, ge=0, le=1)
@@ -204,7 +238,7 @@ class RemapAug(StrictModel):
     upper: float = Field(0.1, ge=0, le=0.5)
 
 
-class AugmentationParams(StrictModel):
+class AugmentationParams(CliModel):
     """``nvgaze.train.augmentation``: NvGaze's training augmentations, each with a probability."""
 
     enabled: bool = True
@@ -217,7 +251,7 @@ class AugmentationParams(StrictModel):
     intensity_remap: RemapAug = Field(default_factory=RemapAug)
 
 
-class TrainParams(StrictModel):
+class TrainParams(CliModel):
     """``nvgaze.train``: network, optimizer, schedule, augmentation and run folder."""
 
     output_description: list[str] = Field(
@@ -301,7 +335,7 @@ class TrainParams(StrictModel):
         return list(self.fc_node_counts or [len(self.output_description)])
 
 
-class EvaluateParams(StrictModel):
+class EvaluateParams(CliModel):
     """``nvgaze.evaluate``: KPI computation and plots."""
 
     batch_size: int = Field(256, ge=1)
@@ -321,7 +355,7 @@ def default_export_params() -> ExportParams:
     )
 
 
-class NvGazeParams(StrictModel):
+class NvGazeParams(CliModel):
     """The whole ``nvgaze`` parameter tree."""
 
     raw_dir: str = "data/01_raw/nvgaze"

@@ -13,6 +13,7 @@ from kedro.pipeline import Pipeline, node
 
 from gaze_pipelines.pipelines.export import create_export_pipeline, create_tensorrt_export_pipeline
 from gaze_pipelines.pipelines.nvgaze import nodes_data, nodes_evaluate, nodes_export, nodes_train
+from gaze_pipelines.pipelines.nvgaze.nodes_tune import tune_nvgaze
 
 EVALUATE_INPUTS = ["nvgaze_test_h5", "nvgaze_train_h5", "params:nvgaze"]
 
@@ -114,9 +115,23 @@ def export_pipeline() -> Pipeline:
             )
         ]
     )
-    return calibration + create_export_pipeline(
+    core = create_export_pipeline(
         "nvgaze", evaluate=nodes_evaluate.kpis, evaluate_inputs=EVALUATE_INPUTS
     )
+    # the core's plain conversion is replaced by conversion + NvGaze's exact graph clean-up
+    converted = Pipeline(
+        [
+            node(
+                nodes_export.export_onnx,
+                inputs=["nvgaze_model", "params:nvgaze.export"],
+                outputs="nvgaze_onnx_model",
+                name="nvgaze_export_onnx",
+                tags={"nvgaze_export"},
+            )
+        ]
+    )
+    rest = Pipeline([n for n in core.nodes if n.name != "nvgaze_export_onnx"])
+    return calibration + converted + rest
 
 
 def create_pipelines() -> dict[str, Pipeline]:
@@ -130,11 +145,27 @@ def create_pipelines() -> dict[str, Pipeline]:
         "nvgaze_export_tensorrt": create_tensorrt_export_pipeline(
             "nvgaze", evaluate=nodes_evaluate.kpis, evaluate_inputs=EVALUATE_INPUTS
         ),
+        "nvgaze_tune": Pipeline(
+            [
+                node(  # Ray Tune ASHA sweep (core/tune.py); run on its own
+                    tune_nvgaze,
+                    [
+                        "nvgaze_train_h5",
+                        "nvgaze_test_h5",
+                        "nvgaze_reflections",
+                        "params:nvgaze",
+                        "params:nvgaze_tune",
+                    ],
+                    ["nvgaze_tune_trials", "nvgaze_tuned_parameters", "nvgaze_tune_summary"],
+                    name="nvgaze_tune",
+                )
+            ]
+        ),  # fmt: skip
     }
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """All NvGaze stages except the sample renderer and the TensorRT engines."""
     stages = create_pipelines()
-    skip = ("nvgaze_sample", "nvgaze_export_tensorrt")
+    skip = ("nvgaze_sample", "nvgaze_export_tensorrt", "nvgaze_tune")
     return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))

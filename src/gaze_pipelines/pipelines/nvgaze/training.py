@@ -13,6 +13,7 @@ resolved parameters and the project version.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -335,7 +336,9 @@ def run_name(params: TrainParams) -> str:
             )
         )
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(parts))
-    return name[:120]
+    if len(name) > 120:  # keep folder names short but distinct
+        name = f"{name[:100]}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return name
 
 
 def project_version() -> dict[str, str]:

@@ -1,0 +1,45 @@
+"""NvGaze ONNX clean-up: fused instance norms and folded input scaling give identical outputs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from gaze_pipelines.core.export import keras_to_onnx, read_interface
+from gaze_pipelines.pipelines.nvgaze.model import build_model
+from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx
+from gaze_pipelines.pipelines.nvgaze.params import TrainParams
+
+
+def _run(model, x):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {model.graph.input[0].name: x})[0]
+
+
+@pytest.mark.parametrize("norm_layers", [2, 4])
+def test_optimized_graph_is_smaller_and_identical(norm_layers):
+    params = TrainParams(
+        input_resolution=(31, 31),
+        strides=[2, 2, 2, 2],
+        kernel_sizes=[3, 3, 3, 3],
+        output_channel_counts=[6, 8, 8, 8],
+        instance_norm_layers=norm_layers,
+        dropout=0.0,
+    )
+    keras_model = build_model(params)
+    plain = keras_to_onnx(keras_model, opset=17)
+    better = optimize_onnx(plain, keras_model)
+    ops = Counter(n.op_type for n in better.graph.node)
+    assert ops["InstanceNormalization"] == norm_layers
+    assert "GlobalAveragePool" not in ops and "Reciprocal" not in ops
+    first = next(n for n in better.graph.node if n.op_type == "Conv")
+    assert first.input[0] == better.graph.input[0].name  # input scaling folded into conv1
+    assert len(better.graph.node) < len(plain.graph.node)
+    x = np.random.default_rng(1).uniform(0, 255, (3, 1, 31, 31)).astype(np.float32)  # NCHW
+    np.testing.assert_allclose(_run(better, x), _run(plain, x), rtol=1e-4, atol=1e-3)
+    keras_out = np.asarray(keras_model(x.transpose(0, 2, 3, 1), training=False))
+    np.testing.assert_allclose(_run(better, x), keras_out, rtol=1e-4, atol=1e-3)
+    assert read_interface(better) == read_interface(plain)
