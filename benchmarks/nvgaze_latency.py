@@ -1,0 +1,133 @@
+"""Batch-1 latency of the NvGaze 127x127 network: Keras, ONNX FP32 and INT8, plain vs cleaned-up graph.
+
+Usage::
+
+    python benchmarks/nvgaze_latency.py [--model data/06_models/nvgaze/nvgaze.keras/<version>/nvgaze.keras]
+        [--threads 1 2] [--batch 1 32] [--repeats 500] [--calibration data/05_model_input/nvgaze/merged_train.h5]
+
+Without ``--model`` a freshly initialised network of the default configuration is timed (latency
+does not depend on the weights); without ``--calibration`` INT8 ranges come from random pixels.
+Prints one row per (graph, precision, threads, batch): p50 / p95 / min milliseconds and frames/s,
+plus the CPU count and load average, because the timings are only as quiet as the machine.
+Conversions go through the export core (``core.export``), the clean-up is
+``pipelines.nvgaze.onnx_optimize``; no timing is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+
+def _calibration(path: str | None, n: int) -> np.ndarray:
+    if path:
+        from gaze_pipelines.datasets.h5 import read_nvgaze_h5  # noqa: PLC0415
+        from gaze_pipelines.pipelines.nvgaze.training import model_images  # noqa: PLC0415
+
+        images, _, _ = model_images(read_nvgaze_h5(path), (127, 127))
+        idx = np.random.default_rng(0).permutation(len(images))[:n]
+        return images[idx].astype(np.float32)
+    return np.random.default_rng(0).uniform(0, 255, (n, 127, 127, 1)).astype(np.float32)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--model", help=".keras file of a trained model (default: untrained default net)"
+    )
+    ap.add_argument(
+        "--calibration", help="H5 file whose images calibrate INT8 (default: random pixels)"
+    )
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--batch", type=int, nargs="+", default=[1])
+    ap.add_argument("--repeats", type=int, default=500)
+    ap.add_argument("--warmup", type=int, default=50)
+    args = ap.parse_args()
+
+    import keras  # noqa: PLC0415
+
+    from gaze_pipelines.core.export import keras_to_onnx, quantize_int8  # noqa: PLC0415
+    from gaze_pipelines.core.latency import measure_latency  # noqa: PLC0415
+    from gaze_pipelines.core.predict import KerasPredictor, OnnxPredictor  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.model import build_model  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams  # noqa: PLC0415
+
+    params = NvGazeParams()
+    model = (
+        keras.models.load_model(args.model, compile=False)
+        if args.model
+        else build_model(params.train)
+    )
+    cal = _calibration(
+        args.calibration, params.export.int8.cal_batches * params.export.int8.cal_batch_size
+    )
+    batches = [{"image": cal[i : i + 16]} for i in range(0, len(cal), 16)]
+    plain = keras_to_onnx(model, opset=params.export.opset)
+    clean = optimize_onnx(plain, model)
+    int8_args = {
+        "method": params.export.int8.calibration_method,
+        "op_types": params.export.int8.op_types_to_quantize,
+    }
+    formats = {
+        ("plain", "fp32"): plain,
+        ("plain", "int8"): quantize_int8(plain, batches, **int8_args).model,
+        ("clean", "fp32"): clean,
+        ("clean", "int8"): quantize_int8(clean, batches, **int8_args).model,
+    }
+    sample = {"image": cal[:32]}
+    rows = []
+    for threads in args.threads:
+        for (graph, precision), onnx_model in formats.items():
+            pred = OnnxPredictor(onnx_model, intra_op_num_threads=threads)
+            lat = measure_latency(
+                pred, sample, batch_sizes=args.batch, warmup=args.warmup, repeats=args.repeats
+            )
+            for r in lat.itertuples():
+                rows.append(
+                    (
+                        graph,
+                        precision,
+                        threads,
+                        r.batch_size,
+                        r.p50_ms,
+                        r.p95_ms,
+                        r.min_ms,
+                        r.samples_per_s,
+                    )
+                )
+    keras_lat = measure_latency(
+        KerasPredictor(model),
+        sample,
+        batch_sizes=args.batch,
+        warmup=5,
+        repeats=max(20, args.repeats // 10),
+    )
+    for r in keras_lat.itertuples():
+        rows.append(
+            ("keras", "fp32", "tf", r.batch_size, r.p50_ms, r.p95_ms, r.min_ms, r.samples_per_s)
+        )
+    load = os.getloadavg()
+    print(
+        f"NvGaze 127x127 latency  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; model: {args.model or 'untrained default'})"
+    )
+    print(f"nodes: plain {len(plain.graph.node)}, clean {len(clean.graph.node)}")
+    header = f"{'graph':<6} {'prec':<5} {'threads':>7} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'min ms':>8} {'frames/s':>9}"
+    print(header)
+    print("-" * len(header))
+    for g, p, t, b, p50, p95, mn, fps in rows:
+        print(f"{g:<6} {p:<5} {t!s:>7} {b:>5} {p50:>8.3f} {p95:>8.3f} {mn:>8.3f} {fps:>9.0f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
