@@ -32,9 +32,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 logger = logging.getLogger("gaze_pipelines.tune")
 
@@ -55,6 +56,64 @@ _RAY_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_TRAIN_V2_ENABLED": "0",
 }
+
+
+# --------------------------------------------------------------------------------- parameters
+
+
+class SearchDomain(BaseModel):
+    """One searched parameter: ``type`` and its arguments (Ray Tune's sampling functions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal[DOMAIN_TYPES]  # type: ignore[valid-type]
+    values: list[Any] | None = None
+    lower: float | None = None
+    upper: float | None = None
+    q: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+
+
+class SweepParams(BaseModel):
+    """A family's ``<model>.tune`` parameters (families may subclass to add their own keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_samples: int = Field(8, ge=1, le=100000)
+    epochs: int = Field(3, ge=1, le=10000, description="ASHA max_t (training iterations)")
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(2.0, gt=1)
+    metric: str = "val_loss"
+    mode: Literal["min", "max"] = "min"
+    seed: int = 7
+    address: str | None = Field(None, description="existing Ray cluster ('auto', 'ray://h:10001')")
+    num_cpus: int | None = Field(None, ge=1, description="local Ray CPUs; default: this machine")
+    cpus_per_trial: float = Field(1.0, gt=0)
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    storage_path: str | None = Field(None, description="Ray's experiment folder (None: temporary)")
+    search_space: dict[str, SearchDomain | None] = Field(
+        default_factory=dict,
+        description="dotted key -> domain; null drops a key inherited from conf/base",
+    )
+
+    def settings(self, name: str) -> SweepSettings:
+        """The ``SweepSettings`` of these parameters."""
+        return SweepSettings(
+            epochs=self.epochs, num_samples=self.num_samples, metric=self.metric, mode=self.mode,
+            grace_period=self.grace_period, reduction_factor=self.reduction_factor,
+            seed=self.seed, address=self.address, num_cpus=self.num_cpus,
+            cpus_per_trial=self.cpus_per_trial, max_concurrent_trials=self.max_concurrent_trials,
+            storage_path=self.storage_path, name=name,
+        )  # fmt: skip
+
+    def space(self) -> dict[str, dict[str, Any]]:
+        """The search space as plain dicts (input of :func:`run_sweep`)."""
+        return {
+            k: v.model_dump(exclude_none=True)
+            for k, v in self.search_space.items()
+            if v is not None
+        }
 
 
 # ------------------------------------------------------------------------------- search space

@@ -24,6 +24,8 @@ TINY = {
         "search_space": {
             "train.learning_rate": {"type": "loguniform", "lower": 1.0e-4, "upper": 1.0e-2},
             "train.dropout": {"type": "choice", "values": [0.0, 0.2]},
+            "train.batch_size": None,  # null drops a key searched in conf/base
+            "train.instance_norm_layers": None,
         },
     },
 }  # fmt: skip

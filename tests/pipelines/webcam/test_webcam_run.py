@@ -20,7 +20,11 @@ TINY = {
         "tune": {"num_samples": 2, "epochs": 2, "max_train_samples": 12,
                  "search_space": {
                      "train.learning_rate": {"type": "loguniform", "lower": 1e-4, "upper": 1e-2},
-                     "models.full.dense_nodes": {"type": "choice", "values": [4, 8]}}},
+                     "models.full.dense_nodes": {"type": "choice", "values": [4, 8]},
+                     # null drops the keys conf/base searches
+                     "train.batch_size": None, "models.full.face.n_filters": None,
+                     "models.full.face.filter_size": None, "models.full.eye.n_filters": None,
+                     "models.full.eye.n_convs": None}},
     }
 }  # fmt: skip
 
@@ -46,6 +50,7 @@ def test_webcam_sample_then_all_stages(kedro_project):
     ).exists()
 
     kedro_project.run("run", "--pipeline", "webcam")
+    kedro_project.run("run", "--pipeline", "webcam_tune")
     rep = kedro_project.path("data", "08_reporting")
     density = np.load(rep / "webcam_density.npy")
     assert density.sum() == len(positions)
@@ -76,7 +81,10 @@ def test_webcam_sample_then_all_stages(kedro_project):
     summary = json.loads((rep / "webcam_tune_summary.json").read_text())
     assert summary["trials"] == 2 and summary["scheduler"]["name"] == "ASHA"
     report = json.loads((rep / "run_report.json").read_text())
-    assert "webcam_data_rejects" in report["rejects"]
+    assert report["pipeline"] == ["webcam_tune"] and "webcam_tune" in report["nodes"]
+    export = pd.read_csv(rep / "webcam_export_report.csv")
+    assert export["format"].tolist() == ["keras", "onnx", "onnx_int8"]
+    assert export.set_index("format").loc["onnx", "max_abs_diff"] < 0.05
 
     # The tuned file drops into conf/local and drives the next run's parameters.
     (kedro_project.root / "conf" / "local" / "parameters_webcam_tuned.yml").write_text(

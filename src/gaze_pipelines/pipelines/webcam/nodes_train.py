@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaze_pipelines.core.tune import SweepSettings, best_params_tree, run_sweep
+from gaze_pipelines.core.tune import best_params_tree, run_sweep
 from gaze_pipelines.pipelines.webcam.params import validate_params
 from gaze_pipelines.pipelines.webcam.training import train_variant, tune_trainable
 
@@ -43,14 +43,8 @@ def tune_model(
     base = p.model_dump(mode="json")
     base["train"]["epochs"] = t.epochs
     base["train"]["variants"] = [t.variant]
-    space = {k: v.model_dump(exclude_none=True) for k, v in t.search_space.items()}
-    settings = SweepSettings(
-        epochs=t.epochs, num_samples=t.num_samples, metric=t.metric, mode=t.mode,
-        grace_period=t.grace_period, reduction_factor=t.reduction_factor, seed=t.seed,
-        address=t.address, num_cpus=t.num_cpus, cpus_per_trial=t.cpus_per_trial,
-        max_concurrent_trials=t.max_concurrent_trials, storage_path=t.storage_path,
-        name=f"webcam_{t.variant}",
-    )  # fmt: skip
+    space = t.space()
+    settings = t.settings(f"webcam_{t.variant}")
     data = {"arrays": dict(arrays), "split": split, "variant": t.variant,
             "max_train_samples": t.max_train_samples}  # fmt: skip
     result = run_sweep(tune_trainable, data, base, space, settings)

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gaze_pipelines.core.tune import SweepParams
+
 VARIANTS = ("face", "eyes", "full")
 IMAGE_KINDS = ("face", "face_aligned", "l_eye", "r_eye", "head_pos")
 SPLITS = ("train", "val", "test")
@@ -246,51 +248,14 @@ class InferenceParams(_Strict):
 # -------------------------------------------------------------------------------------- tune
 
 
-class SearchDomain(_Strict):
-    """One searched parameter: ``type`` and its arguments (Ray Tune's sampling functions)."""
-
-    type: Literal[
-        "choice",
-        "grid",
-        "uniform",
-        "quniform",
-        "loguniform",
-        "qloguniform",
-        "randint",
-        "qrandint",
-        "lograndint",
-        "randn",
-    ]
-    values: list[Any] | None = None
-    lower: float | None = None
-    upper: float | None = None
-    q: float | None = None
-    mean: float | None = None
-    sd: float | None = None
-
-
-class TuneParams(_Strict):
-    """``webcam.tune``: a Ray Tune ASHA sweep over dotted ``webcam`` keys."""
+class TuneParams(SweepParams):
+    """``webcam.tune``: a Ray Tune ASHA sweep over dotted ``webcam`` keys (``core.tune``)."""
 
     variant: Literal[VARIANTS] = "full"
-    num_samples: int = Field(8, ge=1, le=100000)
-    epochs: int = Field(3, ge=1, le=10000, description="ASHA max_t (training iterations)")
-    grace_period: int = Field(1, ge=1)
-    reduction_factor: float = Field(2.0, gt=1)
-    metric: str = "val_loss"
-    mode: Literal["min", "max"] = "min"
-    seed: int = 7
-    address: str | None = Field(
-        None, description="existing Ray cluster (e.g. 'auto', 'ray://h:10001')"
-    )
-    num_cpus: int | None = Field(None, ge=1, description="local Ray CPUs; default: this machine")
-    cpus_per_trial: float = Field(1.0, gt=0)
-    max_concurrent_trials: int | None = Field(None, ge=1)
     storage_path: str | None = Field(
         "data/06_models/webcam_tune", description="Ray's experiment folder (None: temporary)"
     )
     max_train_samples: int | None = Field(None, ge=1, description="subsample the training split")
-    search_space: dict[str, SearchDomain] = Field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------- root

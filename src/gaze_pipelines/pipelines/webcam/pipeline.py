@@ -90,7 +90,7 @@ def create_pipelines() -> dict[str, Pipeline]:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """All webcam stages but the sample renderer and the recording-to-layout step."""
+    """Data to export: all webcam stages but the sample, the recording step and the sweep."""
     stages = create_pipelines()
-    skip = {"webcam_sample", "webcam_features"}
+    skip = {"webcam_sample", "webcam_features", "webcam_tune"}
     return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))
