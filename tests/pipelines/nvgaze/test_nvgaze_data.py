@@ -216,3 +216,29 @@ def test_reflection_set_filters_and_falls_back():
         {"bad.png": lambda: None}, {"fallback_count": 3, "fallback_size": [64, 48]}
     )
     assert len(fallback) == 3 and fallback[0].shape == (48, 64) and fallback[0].dtype == np.uint8
+
+
+def test_binocular_footage_and_region_maps(tiny_raw, tmp_path):
+    raw = NvGazeFootageDataset(path=str(tiny_raw)).load()
+    name = sorted(raw)[0]
+    table = raw[name].table.copy()
+    table["image_R_0"] = table["image_L_0"]  # a second eye (same pictures, enough for the layout)
+    folder = tmp_path / "bino"
+    folder.mkdir()
+    (folder / "footage_image_data.zip").write_bytes(
+        (tiny_raw / name / "footage_image_data.zip").read_bytes()
+    )
+    (folder / CSV_NAME).write_text(format_footage_csv(table))
+    h5s, _, _ = _convert(folder, region_maps=True, convert_to_grayscale=False)
+    h5 = h5s["bino"]
+    assert h5.images.shape[1:4] == (2, 1, 3) and h5.attrs["eyes"] == "binocular"
+    assert h5.region_maps is not None and h5.region_maps.shape == h5.images.shape
+    codes = set(np.unique(h5.region_maps).tolist())
+    assert {1, 2, 3} <= codes and any(c >= 10 for c in codes)  # pupil, iris, sclera, skin
+
+
+def test_fit_labels_never_leaves_them_out(tiny_raw):
+    h5s, labels, _ = _convert(tiny_raw, fit_labels="never")
+    assert "float_pupil_x" not in next(iter(h5s.values())).labels.columns
+    with pytest.raises(ValueError, match="lacks required labels"):
+        merge_h5(h5s, {})

@@ -70,9 +70,9 @@ class SampleParams(CliModel):
 
     seed: int = 5
     subjects: int = Field(2, ge=1, le=100, description="one footage folder per subject")
-    frames_per_subject: int = Field(700, ge=1, le=1_000_000)
-    image_size: tuple[int, int] = Field((256, 256), description="W, H in pixels")
-    focal_px: float = Field(210.0, gt=0)
+    frames_per_subject: int = Field(1000, ge=1, le=1_000_000)
+    image_size: tuple[int, int] = Field((192, 192), description="W, H in pixels")
+    focal_px: float = Field(157.5, gt=0)
     eye_distance_mm: float = Field(38.0, gt=15, le=200)
     gaze_range_deg: tuple[float, float] = Field((30.0, 20.0), description="+- x, +- y")
     pupil_diameter_mm: tuple[float, float] = (2.0, 7.0)
@@ -269,7 +269,13 @@ class TrainParams(CliModel):
         None,
         description="fully connected layer sizes ending with the output count; null = [outputs]",
     )
-    dropout: float = Field(0.1, ge=0, lt=1)
+    dropout: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="spatial dropout after each convolution (NvGaze used 0.1; before instance "
+        "norm it shifts eval-mode outputs, see docs/nvgaze.md)",
+    )
     instance_norm_layers: int = Field(4, ge=0, description="instance norm after the first N convs")
     num_epochs: int = Field(60, ge=1)
     batch_size: int = Field(32, ge=1)
