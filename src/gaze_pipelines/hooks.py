@@ -64,7 +64,7 @@ def validate_parameters(params: dict[str, Any], used: set[str] | None = None) ->
         try:
             model.model_validate(value)
         except ValidationError as exc:
-            problems.append(format_validation_error(exc, key).split("\n", 1)[1])
+            problems.append(format_validation_error(exc, key, model).split("\n", 1)[1])
     if problems:
         raise ParameterError("invalid parameters (conf/base + conf/local + --params):\n" + "\n".join(problems))
 

@@ -12,7 +12,8 @@
     ``checkpoint_dir``: ``epoch_<NNNN>.weights.h5`` (model and optimizer state, so the step count
     and learning-rate schedule continue) and ``state.json`` (epoch, history, best so far);
   - resume: when ``checkpoint_dir`` holds a checkpoint, training restarts after its epoch with
-    its weights, optimizer state and history (an interrupted run is simply run again);
+    its weights, optimizer state and history (an interrupted run is simply run again); with a
+    ``fingerprint`` (a hash of spec and data), checkpoints of another run are cleared instead;
   - best-model selection: the weights of the best epoch by ``selection_metric`` (e.g.
     ``val_loss``; ``selection_mode`` min / max / auto) are kept (``best.weights.h5`` next to the
     checkpoints) and restored into the model at the end;
@@ -127,6 +128,7 @@ class FitConfig:
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
     verbose: int = 0
+    fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -200,6 +202,18 @@ class CheckpointState:
             return []
         found = [int(m.group(1)) for p in self.dir.iterdir() if (m := self.PATTERN.match(p.name))]
         return sorted(found)
+
+    def clear(self) -> int:
+        """Delete this directory's checkpoint files (only the ones ``fit`` writes)."""
+        removed = 0
+        for epoch in self.epochs():
+            self.epoch_path(epoch).unlink(missing_ok=True)
+            removed += 1
+        for path in (self.best_path, self.state_path):
+            if path.exists():
+                path.unlink()
+                removed += 1
+        return removed
 
     def read_state(self) -> dict[str, Any] | None:
         """The last saved state, or None."""
@@ -287,6 +301,7 @@ class _CheckpointAndSelect(keras.callbacks.Callback):
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "selection_metric": self.config.selection_metric,
+            "fingerprint": self.config.fingerprint,
         }
         atomic_write_text(self.files.state_path, json.dumps(state, indent=1))
         for old in self.files.epochs()[: -self.config.keep_checkpoints]:
@@ -347,16 +362,26 @@ class ThroughputLogger(keras.callbacks.Callback):
 
 
 def restore_checkpoint(
-    model: keras.Model, checkpoint_dir: str | os.PathLike
+    model: keras.Model, checkpoint_dir: str | os.PathLike, fingerprint: str | None = None
 ) -> dict[str, Any] | None:
     """Load the last checkpoint of ``checkpoint_dir`` into ``model`` (and its optimizer).
 
     Returns the saved state (``epoch``, ``history``, ``best_epoch``, ``best_value``) or None when
-    there is no checkpoint. The model must be compiled with the same optimizer type.
+    there is no checkpoint. The model must be compiled with the same optimizer type. When
+    ``fingerprint`` is given and the checkpoints were written by a run with another fingerprint
+    (another spec or data), they are deleted and None is returned: a new run starts afresh.
     """
     files = CheckpointState(checkpoint_dir)
     state = files.read_state()
     epochs = files.epochs()
+    stale = (state or {}).get("fingerprint") != fingerprint
+    if fingerprint is not None and (epochs or state) and stale:
+        logger.warning(
+            "checkpoints in %s belong to another run (spec or data changed): starting afresh",
+            checkpoint_dir,
+        )
+        files.clear()
+        return None
     if not epochs:
         return None
     if state is None or state.get("epoch") not in epochs:
@@ -388,7 +413,7 @@ def fit(
     initial_epoch = 0
     files = CheckpointState(config.checkpoint_dir) if config.checkpoint_dir else None
     if files and config.resume:
-        state = restore_checkpoint(model, config.checkpoint_dir)
+        state = restore_checkpoint(model, config.checkpoint_dir, config.fingerprint)
         if state is not None:
             initial_epoch = int(state["epoch"])
             history = {k: list(v) for k, v in (state.get("history") or {}).items()}
@@ -432,6 +457,7 @@ def fit(
             validation_steps=config.validation_steps,
             callbacks=cbs,
             verbose=config.verbose,
+            shuffle=not isinstance(train, tf.data.Dataset),  # datasets shuffle themselves
         )
     else:
         logger.info("checkpoint already covers all %d epochs: nothing to train", config.epochs)
