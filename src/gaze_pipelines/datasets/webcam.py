@@ -301,10 +301,13 @@ class WebcamLayoutDataset(AbstractDataset[WebcamLayout, WebcamLayout]):
         return WebcamLayout(positions, images, str(self._path))
 
     def save(self, data: WebcamLayout) -> None:
-        """Write ``positions.csv`` and every crop as ``<kind>/<id>.jpg``."""
+        """Write ``positions.csv`` and every crop as ``<kind>/<id>.jpg`` (older crops are removed)."""
         for kind, items in data.images.items():
             folder = self._path / kind
             folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob("*.jpg"):
+                if old.stem not in items:
+                    old.unlink()
             for sid, img in progress(items.items(), f"write {kind}", len(items), "img"):
                 arr = img() if callable(img) else img
                 atomic_write_bytes(folder / f"{sid}.jpg", _encode(arr, ".jpg", self._quality))
@@ -403,8 +406,12 @@ class KerasModelsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         return {p.stem: keras.models.load_model(p, compile=self._compile) for p in files}
 
     def save(self, data: Mapping[str, Any]) -> None:
-        """Write each model atomically; models of other names already there are kept."""
+        """Write each model atomically; other ``.keras`` files of the folder are removed, so the
+        folder always holds exactly the last run's models."""
         self._path.mkdir(parents=True, exist_ok=True)
+        for stale in self._path.glob("*.keras"):
+            if stale.stem not in data:
+                stale.unlink()
         for name, model in data.items():
             with atomic_path(self._path / f"{name}.keras", suffix=".keras") as tmp:
                 model.save(tmp)

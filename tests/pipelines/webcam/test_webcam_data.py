@@ -207,3 +207,22 @@ def test_numpy_datasets_round_trip(tmp_path):
     NpyDataset(filepath=str(tmp_path / "m.npy")).save(np.eye(3))
     np.testing.assert_array_equal(NpyDataset(filepath=str(tmp_path / "m.npy")).load(), np.eye(3))
     json.dumps(NpzDataset(filepath=str(tmp_path / "x.npz"))._describe(), default=str)
+
+
+def test_layout_and_models_folders_hold_only_the_last_save(tmp_path):
+    import keras
+
+    from gaze_pipelines.datasets.webcam import KerasModelsDataset
+
+    ds = WebcamLayoutDataset(path=str(tmp_path / "data"))
+    ds.save(_layout(4))
+    small = _layout(2)
+    ds.save(small)
+    assert sorted(p.stem for p in (tmp_path / "data" / "face").iterdir()) == ["1", "2"]
+    inp = keras.Input((3,), name="x")
+    model = keras.Model(inp, keras.layers.Dense(2)(inp))
+    models = KerasModelsDataset(path=str(tmp_path / "models"))
+    models.save({"face": model, "full": model})
+    models.save({"full": model})
+    loaded = models.load()
+    assert list(loaded) == ["full"] and loaded["full"].input_shape == (None, 3)
