@@ -103,7 +103,7 @@ def test_labels_only_and_selected_labels(tmp_path):
     write_nvgaze_h5(path, _sample())
     light = read_nvgaze_h5(path, labels_only=True, label_names=["float_pupil_x"])
     assert list(light.labels.columns) == ["float_pupil_x"] and len(light) == 5
-    assert light.images.size == 0
+    assert light.images.size == 0 and light.resolution == (16, 12)
     with pytest.raises(DatasetError, match="lacks requested labels"):
         read_nvgaze_h5(path, label_names=["float_nope"])
 

@@ -119,7 +119,10 @@ class NvGazeH5:
 
     @property
     def resolution(self) -> tuple[int, int]:
-        """Image (W, H)."""
+        """Image (W, H) (from the attributes when the images were not loaded)."""
+        if self.images.shape[-1] == 0 and len(self.attrs.get("image_resolution", ())) == 2:
+            w, h = self.attrs["image_resolution"]
+            return int(w), int(h)
         return int(self.images.shape[-1]), int(self.images.shape[-2])
 
     def subset(self, indices: np.ndarray | list[int]) -> NvGazeH5:
@@ -149,7 +152,8 @@ def _read(h5: h5py.File, labels_only: bool, label_names: list[str] | None) -> Nv
     images_ds = h5["images"]
     n = images_ds.shape[0]
     if labels_only:
-        images = np.zeros((n, *images_ds.shape[1:-2], 0, 0), dtype=np.uint8)
+        lead = images_ds.shape[1:-2] if images_ds.ndim == 6 else (1, 1, *images_ds.shape[1:-2])
+        images = np.zeros((n, *lead, 0, 0), dtype=np.uint8)
     else:
         images = np.asarray(images_ds[...])
         if images.ndim == 4:  # (N, C, H, W) files from other tools: one eye, one view
