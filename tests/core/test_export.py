@@ -210,9 +210,10 @@ def test_int8_has_symmetric_qdq_and_ranges_table(gaze_int8):
     ranges = gaze_int8.ranges
     assert {"activation", "weight"} <= set(ranges["kind"])
     weights = ranges[ranges["kind"] == "weight"]
-    # every conv / dense kernel is per output channel (8 conv filters, 16/32/5 dense units);
-    # the folded batch-norm scale (a Mul constant) is the only per-tensor weight
-    assert sorted(weights.loc[weights["per_channel"], "channels"]) == [5, 8, 8, 8, 8, 8, 8, 16, 32]
+    # every conv / dense kernel is per output channel (8 conv filters, 16/32 dense units); the
+    # folded batch-norm scale (a Mul constant) is the only per-tensor weight; the output layer
+    # (fc_joint, 5 units) stays float
+    assert sorted(weights.loc[weights["per_channel"], "channels"]) == [8, 8, 8, 8, 8, 8, 16, 32]
     assert (weights["per_channel"] == (weights["channels"] > 1)).all()
     acts = ranges[ranges["kind"] == "activation"]
     assert (acts["zero_point_max_abs"] == 0).all()
@@ -225,6 +226,13 @@ def test_int8_has_symmetric_qdq_and_ranges_table(gaze_int8):
     # amax = 127 x scale: the symmetric int8 range covers the calibrated range
     np.testing.assert_allclose(acts["amax"], acts["scale"] * 127, rtol=1e-6)
     assert gaze_int8.summary["calibration_samples"] == 32
+    producer = {o: n for n in model.graph.node for o in n.output}
+    layer = producer["fc_joint/concat:0"]
+    while layer.op_type != "MatMul":  # walk back over the bias Add, if not fused
+        layer = producer[layer.input[0]]
+    assert layer.name in gaze_int8.summary["float_nodes"]
+    floats = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    assert layer.input[1] in floats  # the output layer keeps FP32 weights
     assert "Conv" in gaze_int8.summary["quantized_ops"]
     assert ex.read_interface(model) is not None
 

@@ -23,14 +23,17 @@ input_shapes=None) -> ModelInterface``
     opset 17-18, layout transposes inside the graph, names kept, checked with the ONNX checker.
 
 ``quantize_int8(model, calibration, *, method="entropy", per_channel=True, percentile=99.999,
-op_types=None, nodes_to_exclude=None, preprocess=True) -> Int8Result``
+op_types=None, nodes_to_exclude=None, preprocess=True, keep_output_layers_float=True)
+-> Int8Result``
     onnxruntime ``quantize_static``: QDQ format, symmetric QInt8 activations and weights
     (``ActivationSymmetric`` / ``WeightSymmetric``, all zero points 0), per-channel weights,
     calibration method entropy | minmax | percentile over ``calibration`` (an iterable of input
     dicts, Keras- or ONNX-named). ``Int8Result.model`` is the Q/DQ ``ModelProto``,
     ``Int8Result.ranges`` a readable DataFrame (one row per quantized tensor: observed
     min/max, the method's threshold, amax, scale, zero point, kind, per-channel) to save as
-    CSV next to the model. Entropy is TensorRT's KL search (``core.calibration``).
+    CSV next to the model. Entropy is TensorRT's KL search (``core.calibration``). The layers
+    computing the outputs stay float by default (``output_layer_nodes``): one INT8 scale over
+    an output that mixes units (GazeNet's mm and radians) would zero the small ones.
     ``calibration_batches(batches, cal_batches, cal_batch_size)`` re-batches any stream of input
     dicts (e.g. the training split) into exactly that many calibration batches.
 
@@ -728,6 +731,51 @@ def _calibrate(
     return tensors, observed, thresholds
 
 
+_OUTPUT_PASS_THROUGH = {
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Identity",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Transpose",
+    "Concat",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LogSoftmax",
+    "Clip",
+}
+_OUTPUT_LAYERS = {"MatMul", "Gemm", "Conv", "ConvTranspose"}
+
+
+def output_layer_nodes(model: Any) -> list[str]:
+    """Names of the nodes that compute the model outputs from the last layer(s).
+
+    Walks back from every graph output through element-wise / shape ops to the first
+    MatMul, Gemm or Conv (included). Quantizing these to INT8 puts one scale on the whole output
+    tensor; when the outputs mix units (GazeNet: x, y, z in mm and theta, phi in radians) the
+    small ones round to zero, so ``quantize_int8`` keeps them in float by default.
+    """
+    graph = model.graph
+    producer = {o: n for n in graph.node for o in n.output}
+    constants = {t.name for t in graph.initializer}
+    names: list[str] = []
+    stack = [o.name for o in graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or node.name in names:
+            continue
+        names.append(node.name)
+        if node.op_type in _OUTPUT_PASS_THROUGH:
+            stack.extend(i for i in node.input if i and i not in constants)
+    return names
+
+
 def _default_op_types() -> list[str]:
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry  # noqa: PLC0415
 
@@ -746,6 +794,7 @@ def quantize_int8(
     op_types: Sequence[str] | None = None,
     nodes_to_exclude: Sequence[str] | None = None,
     preprocess: bool = True,
+    keep_output_layers_float: bool = True,
 ) -> Int8Result:
     """Symmetric QInt8 Q/DQ quantization calibrated on ``calibration`` (see module docstring).
 
@@ -773,6 +822,9 @@ def quantize_int8(
         if vi.name not in {t.name for t in model.graph.initializer}
     ]
     reader = _calibration_reader(calibration, interface, input_names)
+    excluded = list(nodes_to_exclude or [])
+    if keep_output_layers_float:
+        excluded += [n for n in output_layer_nodes(model) if n not in excluded]
     ops = list(op_types) if op_types else _default_op_types()
     with tempfile.TemporaryDirectory(prefix="gp_quant_") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
@@ -800,7 +852,7 @@ def quantize_int8(
             per_channel=per_channel,
             reduce_range=False,
             op_types_to_quantize=ops,
-            nodes_to_exclude=list(nodes_to_exclude) if nodes_to_exclude else None,
+            nodes_to_exclude=excluded or None,
             calibrate_method=calibrate_method,
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
             calibration_cache_path=str(cache_path),
@@ -821,6 +873,7 @@ def quantize_int8(
         "calibration_batches": len(calibration),
         "calibration_samples": int(sum(len(next(iter(b.values()))) for b in calibration)),
         "quantized_tensors": int(len(ranges)),
+        "float_nodes": excluded,
         "quantized_ops": sorted(
             {
                 n.op_type
@@ -1101,6 +1154,7 @@ class Int8Params(StrictModel):
     op_types_to_quantize: list[str] | None = None
     nodes_to_exclude: list[str] = Field(default_factory=list)
     preprocess: bool = True
+    keep_output_layers_float: bool = True
     cal_image_dir: str | None = None
     seed: int = 0
 

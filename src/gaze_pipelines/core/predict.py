@@ -41,7 +41,8 @@ class KerasPredictor:
         outs = []
         for start in range(0, n, self.batch_size):
             batch = [x[start : start + self.batch_size] for x in ordered]
-            out = self.model(batch if len(batch) > 1 else batch[0], training=False)
+            # the compiled predict function: a functional model called eagerly costs ~50x more
+            out = self.model.predict_on_batch(batch if len(batch) > 1 else batch[0])
             if isinstance(out, (list, tuple)):
                 out = out[0]
             elif isinstance(out, dict):

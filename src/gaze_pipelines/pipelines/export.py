@@ -137,6 +137,7 @@ def quantize_onnx(
         op_types=p.op_types_to_quantize,
         nodes_to_exclude=p.nodes_to_exclude,
         preprocess=p.preprocess,
+        keep_output_layers_float=p.keep_output_layers_float,
     )
     return result.model, result.ranges
 
