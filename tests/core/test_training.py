@@ -164,3 +164,27 @@ def test_strategy_and_optimizer_selection():
     assert isinstance(make_optimizer("adadelta", 0.1), keras.optimizers.Adadelta)
     with pytest.raises(ValueError, match="adam"):
         make_optimizer("lbfgs", 0.1)
+
+
+def test_checkpoints_of_another_run_are_cleared(tmp_path):
+    ds, _ = _data()
+    fit(
+        _model(),
+        ds,
+        ds,
+        FitConfig(
+            epochs=1, checkpoint_dir=str(tmp_path), selection_metric=None, fingerprint="run-a"
+        ),
+    )
+    assert CheckpointState(tmp_path).epochs() == [1]
+    res = fit(
+        _model(),
+        ds,
+        ds,
+        FitConfig(
+            epochs=1, checkpoint_dir=str(tmp_path), selection_metric=None, fingerprint="run-b"
+        ),
+    )
+    assert res.initial_epoch == 0
+    state = json.loads(CheckpointState(tmp_path).state_path.read_text())
+    assert state["fingerprint"] == "run-b"

@@ -235,14 +235,14 @@ def compute_kpis(
         mean, count = metrics.screen_heatmap(
             xy, predictions["d_xyz_mm"].to_numpy() / 10.0, res, p.heatmap_grid
         )
-        figures[f"{p.mode}_heatmap_cm"] = metrics.plot_heatmap(
+        figures[f"{p.mode}_heatmap_cm.png"] = metrics.plot_heatmap(
             mean, count, f"{p.mode} d_xyz", "cm", res
         )
     if "angle_deg" in predictions:
         mean, count = metrics.screen_heatmap(
             xy, predictions["angle_deg"].to_numpy(), res, p.heatmap_grid
         )
-        figures[f"{p.mode}_heatmap_deg"] = metrics.plot_heatmap(
+        figures[f"{p.mode}_heatmap_deg.png"] = metrics.plot_heatmap(
             mean, count, f"{p.mode} angular", "degrees", res
         )
 

@@ -268,10 +268,16 @@ def train_gazenet(
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train GazeNet_public per the experiment; returns the kept model, history and a report."""
     p = validate_section(train_params, TrainParams, "gazenet.train")
+    mp = experiment["model"]["model_parameters"]
+    if mp.get("pretrained_model_path") and pretrained is None:
+        raise ValueError(
+            f"pretrained_model_path {mp['pretrained_model_path']!r} was not loaded by the catalog entry "
+            "gazenet_pretrained_model (it reads "
+            "gazenet.experiment.model.model_parameters.pretrained_model_path or the spec file)"
+        )
     seed = int(experiment["random_seed"])
     training.set_seed(seed, deterministic=p.deterministic)
     cfg = dl.LoaderConfig.from_spec(experiment["dataloader"])
-    mp = experiment["model"]["model_parameters"]
     strategy = training.select_strategy(p.distribution)
     replicas = strategy.num_replicas_in_sync
     steps, total_steps = _total_steps(len(train), experiment, p, replicas)
@@ -325,12 +331,6 @@ def train_gazenet(
         )
         copied: list[str] = []
         if mp.get("pretrained_model_path"):
-            if pretrained is None:
-                raise ValueError(
-                    f"pretrained_model_path {mp['pretrained_model_path']!r} was not loaded by the "
-                    "catalog entry gazenet_pretrained_model (it reads "
-                    "gazenet.experiment.model.model_parameters.pretrained_model_path or the spec file)"
-                )
             copied = transfer_weights(pretrained, model)
             logger.info(
                 "pretrained: copied %d layers from %s", len(copied), mp["pretrained_model_path"]

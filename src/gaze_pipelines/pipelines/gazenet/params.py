@@ -573,6 +573,9 @@ class InferenceParams(_Spec):
     arrow_length_px: float = Field(80.0, gt=0, le=10000)
     draw_boxes: bool = True
     max_frames: int | None = Field(None, ge=1, description="process at most this many frames")
+    face_box: tuple[float, float, float, float] | None = Field(
+        None, description="(x, y, w, h) face box for frames without labels (eyes estimated in it)"
+    )
 
 
 # --------------------------------------------------------------------------- helpers

@@ -9,6 +9,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from gaze_pipelines.pipelines.gazenet import nodes_data as nd
 from gaze_pipelines.pipelines.gazenet import nodes_evaluate as ne
+from gaze_pipelines.pipelines.gazenet import nodes_inference as ni
 from gaze_pipelines.pipelines.gazenet import nodes_train as nt
 from gaze_pipelines.pipelines.gazenet.nodes_sample import sample_pipeline
 
@@ -213,6 +214,52 @@ def evaluate_pipeline() -> Pipeline:
     )
 
 
+def inference_pipeline() -> Pipeline:
+    """``gazenet_inference``: ``tao gazenet inference`` (frames -> drawn gaze, result.txt)."""
+    return pipeline(
+        [
+            node(
+                nt.resolve_experiment,
+                ["params:gazenet.experiment", "gazenet_spec_file"],
+                "gazenet_experiment_inference",
+                name="gazenet_resolve_experiment_inference",
+            ),
+            node(
+                ni.locate_faces,
+                [
+                    "gazenet_inference_input",
+                    "gazenet_experiment_inference",
+                    "params:gazenet.inference",
+                ],
+                ["gazenet_inference_rows", "gazenet_inference_rejects"],
+                name="gazenet_inference_locate_faces",
+            ),
+            node(
+                ni.run_inference,
+                [
+                    "gazenet_model@inference",
+                    "gazenet_inference_rows",
+                    "gazenet_experiment_inference",
+                    "params:gazenet.inference",
+                ],
+                "gazenet_inference_predictions",
+                name="gazenet_inference_predict",
+            ),
+            node(
+                ni.render_inference,
+                [
+                    "gazenet_inference_input",
+                    "gazenet_inference_predictions",
+                    "params:gazenet.inference",
+                ],
+                ["gazenet_inference_images", "gazenet_inference_result", "gazenet_inference_table"],
+                name="gazenet_inference_render",
+            ),
+        ],
+        tags=["gazenet", "inference"],
+    )
+
+
 def create_pipelines() -> dict[str, Pipeline]:
     """Stage pipelines of the GazeNet family, by registered name."""
     stages = {
@@ -220,6 +267,7 @@ def create_pipelines() -> dict[str, Pipeline]:
         "gazenet_data": data_pipeline(),
         "gazenet_train": train_pipeline(),
         "gazenet_evaluate": evaluate_pipeline(),
+        "gazenet_inference": inference_pipeline(),
     }
     return stages
 
