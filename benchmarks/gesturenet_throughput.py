@@ -35,18 +35,18 @@ sys.path.insert(0, str(REPO / "src"))
 TARGET_INT8_B32 = 150.0
 
 
-def _catalog_model():
+def _catalog_model(project: Path):
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    bootstrap_project(REPO)
-    with KedroSession.create(project_path=REPO) as session:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
         return session.load_context().catalog.load("gesturenet_model")
 
 
-def _crops(size: int, n: int, seed: int) -> np.ndarray | None:
+def _crops(project: Path, size: int, n: int, seed: int) -> np.ndarray | None:
     """``n`` real crops of data.json's train_set at ``size`` (pixels 0-255), or None."""
-    data_json = REPO / "data" / "05_model_input" / "gesturenet" / "data.json"
+    data_json = project / "data" / "05_model_input" / "gesturenet" / "data.json"
     if not data_json.is_file():
         return None
     from gaze_pipelines.datasets.gesturenet import GestureTree
@@ -54,8 +54,8 @@ def _crops(size: int, n: int, seed: int) -> np.ndarray | None:
     from gaze_pipelines.pipelines.gesturenet.params import ModelConfig
 
     entries = json.loads(data_json.read_text())["train_set"]
-    tree = GestureTree(str(REPO / "data" / "01_raw" / "gesturenet"))
-    paths = list(dict.fromkeys(crop_paths(entries, tree)))
+    tree = GestureTree(str(project / "data" / "01_raw" / "gesturenet"))
+    paths = [p for p in dict.fromkeys(crop_paths(entries, tree)) if Path(p).is_file()]
     paths = [paths[i] for i in np.random.default_rng(seed).permutation(len(paths))[:n]]
     if len(paths) < n:
         return None
@@ -66,6 +66,9 @@ def _crops(size: int, n: int, seed: int) -> np.ndarray | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--source", choices=("catalog", "random"), default="catalog")
+    ap.add_argument(
+        "--project", type=Path, default=REPO, help="Kedro project holding the model and data"
+    )
     ap.add_argument("--num-layers", type=int, default=18)
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
@@ -86,14 +89,14 @@ def main() -> None:
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     if args.source == "catalog":
-        model = _catalog_model()
+        model = _catalog_model(args.project)
     else:
         model = build_resnet(
             args.num_layers, num_classes=6, image_height=args.size, image_width=args.size
         )
     size = int(model.input_shape[1])
     n_cal = args.cal_batches * args.cal_batch_size
-    pixels = _crops(size, n_cal, args.seed)
+    pixels = _crops(args.project, size, n_cal, args.seed)
     cal_source = "data.json train_set crops"
     if pixels is None:
         pixels = (

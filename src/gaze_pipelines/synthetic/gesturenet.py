@@ -96,7 +96,8 @@ class RenderedHand:
 def user_hand(seed: int, user_index: int, left_handed_fraction: float = 0.25) -> HandShape:
     """The hand of one user (deterministic in ``seed`` and ``user_index``)."""
     rng = np.random.default_rng([seed, 7919, user_index])
-    tone = _SKIN_TONES_BGR[rng.integers(len(_SKIN_TONES_BGR))]
+    # consecutive users walk the palette in steps of 3 (coprime with 7): any few users span it
+    tone = _SKIN_TONES_BGR[(3 * user_index + seed) % len(_SKIN_TONES_BGR)]
     tone = np.clip(tone * rng.uniform(0.92, 1.08, 3), 0, 255)
     base = np.array([0.80, 0.98, 1.07, 1.00, 0.80]) * rng.uniform(0.9, 1.12)
     lengths = base * rng.uniform(0.95, 1.05, 5)

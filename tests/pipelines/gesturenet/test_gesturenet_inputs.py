@@ -73,7 +73,7 @@ def test_augmentation_is_seeded_and_bounded():
     off = AugmentationConfig.model_validate(
         {
             k: {"probability": 0.0}
-            for k in ("gamma", "rotation", "brightness", "occlusion", "flip", "shift")
+            for k in ("gamma", "rotation", "brightness", "occlusion", "flip", "shift", "color")
         }
     )
     assert np.allclose(

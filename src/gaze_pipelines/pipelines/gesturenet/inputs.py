@@ -116,6 +116,15 @@ def augment_image(image: tf.Tensor, cfg: AugmentationConfig, seed: tf.Tensor) ->
         cfg.brightness.probability,
         aug.sub_seed(seed, 3),
     )
+    if cfg.color.probability > 0 and image.shape[-1] == 3:
+        colored = aug.random_hue_saturation(
+            x, cfg.color.hue_max_deg, cfg.color.saturation_max, aug.sub_seed(seed, 5)
+        )
+        x = tf.where(
+            tf.random.stateless_uniform([], aug.sub_seed(seed, 6)) < cfg.color.probability,
+            colored,
+            x,
+        )
     x = aug.random_occlusion(
         x, cfg.occlusion.max_fraction, cfg.occlusion.probability, aug.sub_seed(seed, 4)
     )

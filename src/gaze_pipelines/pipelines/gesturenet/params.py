@@ -266,11 +266,19 @@ class BrightnessAug(_Strict):
     contrast_range: tuple[float, float] = (0.8, 1.2)
 
 
+class ColorAug(_Strict):
+    """(extension) hue rotation and saturation scale: skin tones and white balance vary by user."""
+
+    probability: float = Field(0.5, ge=0.0, le=1.0)
+    hue_max_deg: float = Field(15.0, ge=0.0, le=180.0)
+    saturation_max: float = Field(0.3, ge=0.0, le=1.0)
+
+
 class OcclusionAug(_Strict):
     """A random rectangle of the crop filled with noise (up to ``max_fraction`` of each side)."""
 
-    probability: float = Field(0.3, ge=0.0, le=1.0)
-    max_fraction: float = Field(0.35, gt=0.0, le=1.0)
+    probability: float = Field(0.25, ge=0.0, le=1.0)
+    max_fraction: float = Field(0.3, gt=0.0, le=1.0)
 
 
 class FlipAug(_Strict):
@@ -297,6 +305,7 @@ class AugmentationConfig(_Strict):
     occlusion: OcclusionAug = Field(default_factory=OcclusionAug)
     flip: FlipAug = Field(default_factory=FlipAug)
     shift: ShiftAug = Field(default_factory=ShiftAug)
+    color: ColorAug = Field(default_factory=ColorAug)
 
 
 class TrainDatasetConfig(_Strict):
