@@ -297,29 +297,29 @@ def _eye_boxes(boxes: tf.Tensor, cfg: LoaderConfig) -> tf.Tensor:
     return eyes
 
 
-def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
-    have = image.shape[-1]
+def _to_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
+    have = images.shape[-1]
     if have == channels:
-        return image
+        return images
     if channels == 3:
-        return tf.image.grayscale_to_rgb(image)
-    return tf.image.rgb_to_grayscale(image)
+        return tf.image.grayscale_to_rgb(images)
+    return tf.image.rgb_to_grayscale(images)
 
 
-def _photometric(image: tf.Tensor, aug: dict[str, Any], seed: tf.Tensor) -> tf.Tensor:
+def _photometric(images: tf.Tensor, aug: dict[str, Any], seed: tf.Tensor) -> tf.Tensor:
     color = aug["modulus_color_augmentation"]
-    image = augment.random_contrast(
-        image,
+    images = augment.random_contrast(
+        images,
         color["contrast_center"] / 255.0,
         color["contrast_scale_max"],
         augment.sub_seed(seed, 0),
     )
-    image = augment.random_hue_saturation(
-        image, color["hue_rotation_max"], color["saturation_shift_max"], augment.sub_seed(seed, 1)
+    images = augment.random_hue_saturation(
+        images, color["hue_rotation_max"], color["saturation_shift_max"], augment.sub_seed(seed, 1)
     )
     gamma = aug["gamma_augmentation"]
-    image = augment.random_gamma(
-        image,
+    images = augment.random_gamma(
+        images,
         gamma["gamma_min"],
         gamma["gamma_max"],
         gamma["gamma_probability"],
@@ -328,37 +328,28 @@ def _photometric(image: tf.Tensor, aug: dict[str, Any], seed: tf.Tensor) -> tf.T
     )
     blur = aug["blur_augmentation"]
     return augment.random_gaussian_blur(
-        image, blur["kernel_sizes"], blur["blur_probability"], augment.sub_seed(seed, 3)
+        images, blur["kernel_sizes"], blur["blur_probability"], augment.sub_seed(seed, 3)
     )
 
 
-def _crop_all(image, origin, scale, boxes, cfg: LoaderConfig):
-    """Face and eye crops of frame-coordinate ``boxes`` from ``image`` = frame window at ``origin``."""
-    face_box = augment.scale_boxes(boxes[0:1], cfg.face_scale)
-    eye_boxes = _eye_boxes(boxes[1:3], cfg)
-    both = tf.concat([face_box, eye_boxes], axis=0)
-    local = tf.concat([(both[:, 0:2] - origin) * scale, both[:, 2:4] * scale], axis=1)
-    face = augment.crop_resize(image, local[0:1], cfg.face_shape[:2])[0]
-    eyes = augment.crop_resize(image, local[1:3], cfg.eye_shape[:2])
-    return face, eyes[0], eyes[1]
+def batch_fn(cfg: LoaderConfig, training: bool):
+    """The per-batch map producing ``(inputs dict, targets)``.
 
-
-def sample_fn(cfg: LoaderConfig, training: bool):
-    """The per-element map producing ``(inputs dict, target)``.
-
-    Arguments: ``image`` (a frame, or a cached window of it, uint8 or float), ``window``
-    ``(x, y, side_x, side_y)`` of that image in frame pixels, ``frame_size`` ``(W, H)``,
-    ``boxes (3, 4)`` face / left eye / right eye in frame pixels, ``target``, ``seed``.
+    Arguments: ``images (B, R, R, C)`` uint8 windows of the frames, ``windows (B, 4)`` their
+    ``(x, y, w, h)`` in frame pixels, ``frame_sizes (B, 2)`` ``(W, H)``, ``boxes (B, 3, 4)`` face /
+    left eye / right eye in frame pixels, ``targets (B, n)``, and a ``seed`` ``[2]``.
     """
     aug = cfg.augmentation if training else {}
     signs = tf.constant(hflip_signs(cfg))
 
-    @tf.autograph.experimental.do_not_convert  # graph code only: explicit tf.cond, no Python branches on tensors
-    def fn(image, window, frame_size, boxes, target, seed):
-        image = tf.image.convert_image_dtype(image, tf.float32)
-        window = tf.cast(window, tf.float32)
-        width, height = frame_size[0], frame_size[1]
+    @tf.autograph.experimental.do_not_convert  # graph code only: no Python branches on tensors
+    def fn(images, windows, frame_sizes, boxes, targets, seed):
+        windows = tf.cast(windows, tf.float32)
+        sizes = tf.cast(frame_sizes, tf.float32)
+        width, height = sizes[:, 0], sizes[:, 1]
         boxes = tf.cast(boxes, tf.float32)
+        n = tf.shape(images)[0]
+        flip = tf.zeros([n], tf.bool)
         if aug:
             spatial = aug["modulus_spatial_augmentation"]
             shift = aug["random_shift_bbx_augmentation"]
@@ -371,50 +362,55 @@ def sample_fn(cfg: LoaderConfig, training: bool):
                 shift["shift_probability"],
                 augment.sub_seed(seed, 11),
             )
-            p_flip = float(spatial["hflip_probability"])
-            if p_flip > 0:
-                flip = tf.random.stateless_uniform([], augment.sub_seed(seed, 12)) < p_flip
-
-                def flipped():
-                    fb = augment.hflip_boxes(boxes, width)
-                    fw = tf.stack(
-                        [
-                            tf.cast(width, tf.float32) - window[0] - window[2],
-                            window[1],
-                            window[2],
-                            window[3],
-                        ]
-                    )
-                    return (
-                        tf.image.flip_left_right(image),
-                        fw,
-                        tf.stack([fb[0], fb[2], fb[1]]),
-                        target * signs,
-                    )
-
-                image, window, boxes, target = tf.cond(
-                    flip, flipped, lambda: (image, window, boxes, target)
+            if float(spatial["hflip_probability"]) > 0:
+                flip = augment.random_flags(
+                    spatial["hflip_probability"], n, augment.sub_seed(seed, 12)
                 )
-        size = tf.cast(tf.shape(image)[:2], tf.float32)  # (h, w) of the window image
-        scale = tf.stack([size[1] / window[2], size[0] / window[3]])
-        face, left, right = _crop_all(image, window[0:2], scale, boxes, cfg)
+        res = tf.cast(tf.shape(images)[1:3], tf.float32)  # (h, w) of the window images
+        scale = tf.stack([res[1] / windows[:, 2], res[0] / windows[:, 3]], axis=1)[:, None, :]
+        crop = tf.concat(
+            [
+                augment.scale_boxes(boxes[:, 0:1], cfg.face_scale),
+                _eye_boxes(boxes[:, 1:3], cfg),
+            ],
+            axis=1,
+        )  # (B, 3, 4)
+        local = tf.concat(
+            [(crop[..., 0:2] - windows[:, None, 0:2]) * scale, crop[..., 2:4] * scale], -1
+        )
+        index = tf.range(n)
+        face = augment.crop_resize(images, local[:, 0], index, cfg.face_shape[:2]) / 255.0
+        left = augment.crop_resize(images, local[:, 1], index, cfg.eye_shape[:2]) / 255.0
+        right = augment.crop_resize(images, local[:, 2], index, cfg.eye_shape[:2]) / 255.0
+        # a horizontal flip of the frame: crops mirrored, the eyes swap, x and phi change sign
+        # (cropping the mirrored boxes of a mirrored frame gives exactly the mirrored crops)
+        f4 = flip[:, None, None, None]
+        face, left, right = (
+            tf.where(f4, tf.reverse(face, axis=[2]), face),
+            tf.where(f4, tf.reverse(right, axis=[2]), left),
+            tf.where(f4, tf.reverse(left, axis=[2]), right),
+        )
+        targets = tf.where(flip[:, None], targets * signs, targets)
+        face_box = tf.where(flip[:, None], augment.hflip_boxes(boxes[:, 0], width), boxes[:, 0])
         crops = [
             _to_channels(face, cfg.face_shape[2]),
             _to_channels(left, cfg.eye_shape[2]),
             _to_channels(right, cfg.eye_shape[2]),
         ]
         if aug:
-            photo_seed = augment.sub_seed(seed, 20)  # one draw for the three crops
+            photo_seed = augment.sub_seed(
+                seed, 20
+            )  # the same draws for the three crops of a sample
             crops = [_photometric(c, aug, photo_seed) for c in crops]
         crops = [augment.normalize(c, cfg.normalization) for c in crops]
-        grid = augment.facegrid(boxes[0], width, height, cfg.grid)
+        grid = augment.facegrid(face_box, width, height, cfg.grid)
         inputs = {
-            INPUT_NAMES[0]: tf.ensure_shape(crops[0], cfg.face_shape),
-            INPUT_NAMES[1]: tf.ensure_shape(crops[1], cfg.eye_shape),
-            INPUT_NAMES[2]: tf.ensure_shape(crops[2], cfg.eye_shape),
-            INPUT_NAMES[3]: tf.reshape(grid, [cfg.facegrid_size]),
+            INPUT_NAMES[0]: tf.ensure_shape(crops[0], (None, *cfg.face_shape)),
+            INPUT_NAMES[1]: tf.ensure_shape(crops[1], (None, *cfg.eye_shape)),
+            INPUT_NAMES[2]: tf.ensure_shape(crops[2], (None, *cfg.eye_shape)),
+            INPUT_NAMES[3]: tf.reshape(grid, [-1, cfg.facegrid_size]),
         }
-        return inputs, target
+        return inputs, targets
 
     return fn
 
@@ -422,6 +418,17 @@ def sample_fn(cfg: LoaderConfig, training: bool):
 def decode_frame(path: tf.Tensor, channels: int) -> tf.Tensor:
     """A frame file as uint8 ``(H, W, channels)``."""
     return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+
+
+def window_image(
+    path: tf.Tensor, window: tf.Tensor, res: int, channels: int
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Decode a frame and resample its ``window`` to ``res x res`` uint8; also its ``(W, H)``."""
+    frame = decode_frame(path, channels)
+    size = tf.shape(frame)
+    crop = augment.crop_resize(tf.cast(frame, tf.float32)[None], window[None], [0], (res, res))[0]
+    image = tf.cast(tf.clip_by_value(tf.round(crop), 0, 255), tf.uint8)
+    return tf.ensure_shape(image, (res, res, channels)), tf.stack([size[1], size[0]])
 
 
 @dataclass
@@ -465,56 +472,49 @@ def window_boxes(boxes: np.ndarray, cfg: LoaderConfig) -> np.ndarray:
 def cache_resolution(
     boxes: np.ndarray, windows: np.ndarray, cfg: LoaderConfig, cap: int = 1024
 ) -> int:
-    """Window size in pixels that samples every crop at >= 1.25x its output resolution."""
+    """Window size in pixels that samples every crop at >= 1.1x its output resolution."""
     face_px = boxes[:, 0, 2] * cfg.face_scale
     eye_px = boxes[:, 1:3, 2].min(axis=1) * cfg.eye_scale
     need = np.maximum(
         cfg.face_shape[1] / np.maximum(face_px, 1), cfg.eye_shape[1] / np.maximum(eye_px, 1)
     )
-    r = int(np.ceil(np.max(windows[:, 2] * need) * 1.25))
+    r = int(np.ceil(np.max(windows[:, 2] * need) * 1.1))
     return int(np.clip(r, 32, cap))
+
+
+def _window_source(
+    df: pd.DataFrame, cfg: LoaderConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    paths, boxes, targets = element_arrays(df, cfg)
+    windows = window_boxes(boxes, cfg).astype(np.float32)
+    return paths, boxes, targets, windows, cache_resolution(boxes, windows, cfg)
 
 
 def build_frame_cache(df: pd.DataFrame, cfg: LoaderConfig, parallel_calls: int = 0) -> FrameCache:
     """Decode every frame once and keep a resampled window around its face and eyes."""
-    paths, boxes, _ = element_arrays(df, cfg)
-    windows = window_boxes(boxes, cfg)
-    res = cache_resolution(boxes, windows, cfg)
+    paths, _, _, windows, res = _window_source(df, cfg)
     calls = parallel_calls or tf.data.AUTOTUNE
-
-    def one(path, window):
-        frame = decode_frame(path, cfg.frame_channels)
-        size = tf.shape(frame)
-        crop = augment.crop_resize(tf.cast(frame, tf.float32), window[None], (res, res))[0]
-        return tf.cast(tf.clip_by_value(tf.round(crop), 0, 255), tf.uint8), tf.stack(
-            [size[1], size[0]]
+    ds = tf.data.Dataset.from_tensor_slices((paths, windows))
+    ds = (
+        ds.map(
+            lambda p, w: window_image(p, w, res, cfg.frame_channels),
+            num_parallel_calls=calls,
+            deterministic=True,
         )
-
-    ds = tf.data.Dataset.from_tensor_slices((paths, windows.astype(np.float32)))
-    ds = ds.map(one, num_parallel_calls=calls, deterministic=True).batch(64).prefetch(2)
+        .batch(64)
+        .prefetch(2)
+    )
     images, sizes = [], []
     for img, size in progress(
         ds, desc="gazenet frame cache", total=-(-len(paths) // 64), unit="batch"
     ):
         images.append(img.numpy())
         sizes.append(size.numpy())
-    cache = FrameCache(np.concatenate(images), windows.astype(np.float32), np.concatenate(sizes))
+    cache = FrameCache(np.concatenate(images), windows, np.concatenate(sizes))
     logger.info(
         "frame cache: %d windows of %dx%d px (%.1f MB)", len(paths), res, res, cache.nbytes / 1e6
     )
     return cache
-
-
-def element_arrays(
-    df: pd.DataFrame, cfg: LoaderConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame paths, ``(N, 3, 4)`` boxes (face, left eye, right eye) and targets of the rows."""
-    kind = "norm" if cfg.head_norm else "frame"
-    paths = df["norm_frame_path" if cfg.head_norm else "frame_path"].astype(str).to_numpy()
-    boxes = np.stack(
-        [df[_box_columns(prefix)].to_numpy(np.float32) for prefix in BOXES[kind]], axis=1
-    )
-    return paths, boxes, target_matrix(df, cfg)
 
 
 def make_dataset(
@@ -530,44 +530,64 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of ``({input name: tensor}, targets)``; shuffled and augmented when ``training``.
 
-    With a ``FrameCache`` of the same rows, crops come from its decoded windows; without one,
-    every element decodes its frame file.
+    With a ``FrameCache`` of the same rows, batches gather its decoded windows; without one, every
+    element decodes its frame file and resamples the same window (the two give equal inputs).
     """
     if df.empty:
         raise ValueError("no rows to build a dataset from")
-    paths, boxes, targets = element_arrays(df, cfg)
+    paths, boxes, targets, windows, res = _window_source(df, cfg)
     n = len(paths)
+    calls = parallel_calls or tf.data.AUTOTUNE
+    batch = batch_size or cfg.batch_size
+    order = tf.data.Dataset.range(n)
+    if training:
+        order = order.shuffle(shuffle_buffer or n, seed=seed, reshuffle_each_iteration=True)
+    boxes_t, targets_t = tf.constant(boxes), tf.constant(targets)
     if cache is not None:
         if len(cache.images) != n:
             raise ValueError(f"frame cache has {len(cache.images)} rows, the table {n}")
-        source = tf.data.Dataset.from_tensor_slices(
-            (cache.images, cache.windows, cache.frame_sizes, boxes, targets)
+        images_v = tf.Variable(cache.images, trainable=False)  # gathered, not copied into graphs
+        windows_t, sizes_t = tf.constant(cache.windows), tf.constant(cache.frame_sizes)
+        source = order.batch(batch).map(
+            lambda i: (
+                tf.gather(images_v, i),
+                tf.gather(windows_t, i),
+                tf.gather(sizes_t, i),
+                tf.gather(boxes_t, i),
+                tf.gather(targets_t, i),
+            ),
+            num_parallel_calls=calls,
+            deterministic=True,
         )
     else:
-        channels = cfg.frame_channels
+        paths_t, windows_t = tf.constant(paths), tf.constant(windows)
 
-        def load(path, box, target):
-            frame = decode_frame(path, channels)
-            size = tf.shape(frame)
-            w, h = tf.cast(size[1], tf.float32), tf.cast(size[0], tf.float32)
-            return frame, tf.stack([0.0, 0.0, w, h]), tf.stack([size[1], size[0]]), box, target
+        def load(i):
+            image, size = window_image(paths_t[i], windows_t[i], res, cfg.frame_channels)
+            return image, windows_t[i], size, boxes_t[i], targets_t[i]
 
-        source = tf.data.Dataset.from_tensor_slices((paths, boxes, targets))
-    if training:
-        source = source.shuffle(shuffle_buffer or n, seed=seed, reshuffle_each_iteration=True)
-    if cache is None:
-        source = source.map(
-            load, num_parallel_calls=parallel_calls or tf.data.AUTOTUNE, deterministic=True
-        )
-    # per-element seeds: fresh each epoch, reproducible for a given random_seed
+        source = order.map(load, num_parallel_calls=calls, deterministic=True).batch(batch)
+    # one seed per batch: fresh each epoch, reproducible for a given random_seed
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(
         lambda r: tf.stack([r, tf.constant(seed, tf.int64)])
     )
-    ds = tf.data.Dataset.zip((source, seeds)).map(lambda elem, s: (*elem, s))
-    calls = parallel_calls or tf.data.AUTOTUNE
-    ds = ds.map(sample_fn(cfg, training), num_parallel_calls=calls, deterministic=True)
-    ds = ds.batch(batch_size or cfg.batch_size, drop_remainder=False)
+    fn = batch_fn(cfg, training)
+    ds = tf.data.Dataset.zip((source, seeds)).map(
+        lambda elem, s: fn(*elem, s), num_parallel_calls=calls, deterministic=True
+    )
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def element_arrays(
+    df: pd.DataFrame, cfg: LoaderConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame paths, ``(N, 3, 4)`` boxes (face, left eye, right eye) and targets of the rows."""
+    kind = "norm" if cfg.head_norm else "frame"
+    paths = df["norm_frame_path" if cfg.head_norm else "frame_path"].astype(str).to_numpy()
+    boxes = np.stack(
+        [df[_box_columns(prefix)].to_numpy(np.float32) for prefix in BOXES[kind]], axis=1
+    )
+    return paths, boxes, target_matrix(df, cfg)
 
 
 def materialize_inputs(
