@@ -328,6 +328,11 @@ def test_calibration_batches_exact_and_short():
 
 def test_fp16_graph_keeps_fp32_io(gaze_model, gaze_onnx, gaze_data):
     fp16 = ex.to_fp16_onnx(gaze_onnx)
+    onnx.checker.check_model(fp16)
+    seen = {i.name for i in fp16.graph.input} | {t.name for t in fp16.graph.initializer} | {""}
+    for node in fp16.graph.node:  # topologically sorted, as the ONNX spec requires
+        assert all(i in seen for i in node.input), node.name
+        seen.update(node.output)
     assert fp16.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in fp16.graph.initializer)
     ref = KerasPredictor(gaze_model).predict(gaze_data)

@@ -907,18 +907,42 @@ def qdq_zero_points(model: Any) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 
 
+def topological_sort(graph: Any) -> None:
+    """Reorder ``graph.node`` so every node comes after the producers of its inputs."""
+    available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        ready = [n for n in pending if all(i in available for i in n.input)]
+        if not ready:
+            missing = sorted({i for n in pending for i in n.input} - available)[:5]
+            raise ValueError(f"graph has a cycle or dangling inputs: {missing}")
+        for n in ready:
+            ordered.append(n)
+            available.update(n.output)
+        pending = [n for n in pending if all(n is not r for r in ready)]
+    copies = [type(n)() for n in ordered]
+    for dst, src in zip(copies, ordered, strict=True):
+        dst.CopyFrom(src)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
 def to_fp16_onnx(model: Any) -> Any:
     """FP16 graph keeping FP32 inputs/outputs (for a strongly typed FP16 TensorRT engine)."""
     import copy  # noqa: PLC0415
 
+    import onnx  # noqa: PLC0415
     from onnxruntime.transformers.float16 import convert_float_to_float16  # noqa: PLC0415
 
     interface = read_interface(model)
     out = convert_float_to_float16(
         copy.deepcopy(model), keep_io_types=True, disable_shape_infer=False
     )
+    topological_sort(out.graph)  # the converter appends its input casts after their consumers
     if interface is not None:
         write_interface(out, interface)
+    onnx.checker.check_model(out)
     return out
 
 
