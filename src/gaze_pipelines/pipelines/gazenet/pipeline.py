@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from gaze_pipelines.pipelines.export import create_export_pipeline, create_tensorrt_export_pipeline
 from gaze_pipelines.pipelines.gazenet import nodes_data as nd
 from gaze_pipelines.pipelines.gazenet import nodes_evaluate as ne
+from gaze_pipelines.pipelines.gazenet import nodes_export as nx
 from gaze_pipelines.pipelines.gazenet import nodes_inference as ni
 from gaze_pipelines.pipelines.gazenet import nodes_train as nt
 from gaze_pipelines.pipelines.gazenet.nodes_sample import sample_pipeline
@@ -260,6 +262,50 @@ def inference_pipeline() -> Pipeline:
     )
 
 
+def _export_data_pipeline() -> Pipeline:
+    """Test frames (KPIs), training frames (INT8 calibration) and the spec for the export."""
+    return pipeline(
+        [
+            node(
+                nt.resolve_experiment,
+                ["params:gazenet.experiment", "gazenet_spec_file"],
+                "gazenet_experiment_export",
+                name="gazenet_resolve_experiment_export",
+            ),
+            node(
+                ne.select_evaluation_data,
+                [RECORDS, "gazenet_experiment_export", EVALUATE],
+                ["gazenet_export_eval_rows", "gazenet_export_train_rows", "gazenet_export_rejects"],
+                name="gazenet_select_export_data",
+            ),
+            node(
+                nx.gazenet_calibration_batches,
+                ["gazenet_export_train_rows", "gazenet_experiment_export", "params:gazenet.export"],
+                "gazenet_calibration_batches",
+                name="gazenet_calibration_batches",
+            ),
+        ],
+        tags=["gazenet", "export"],
+    )
+
+
+_EXPORT_ARGS = {
+    "evaluate": nx.gazenet_export_kpis,
+    "evaluate_inputs": ["gazenet_export_eval_rows", "gazenet_experiment_export", EVALUATE],
+    "model": "gazenet_model@keras",
+}
+
+
+def export_pipeline() -> Pipeline:
+    """``gazenet_export``: ONNX (DeepStream interface), INT8 Q/DQ + ranges, side-by-side report."""
+    return _export_data_pipeline() + create_export_pipeline("gazenet", **_EXPORT_ARGS)
+
+
+def export_tensorrt_pipeline() -> Pipeline:
+    """``gazenet_export_tensorrt``: FP16 / INT8 TensorRT engines from the exported models + report."""
+    return _export_data_pipeline() + create_tensorrt_export_pipeline("gazenet", **_EXPORT_ARGS)
+
+
 def create_pipelines() -> dict[str, Pipeline]:
     """Stage pipelines of the GazeNet family, by registered name."""
     stages = {
@@ -267,6 +313,8 @@ def create_pipelines() -> dict[str, Pipeline]:
         "gazenet_data": data_pipeline(),
         "gazenet_train": train_pipeline(),
         "gazenet_evaluate": evaluate_pipeline(),
+        "gazenet_export": export_pipeline(),
+        "gazenet_export_tensorrt": export_tensorrt_pipeline(),  # needs TensorRT and a GPU
         "gazenet_inference": inference_pipeline(),
     }
     return stages
@@ -275,4 +323,5 @@ def create_pipelines() -> dict[str, Pipeline]:
 def create_pipeline(**kwargs) -> Pipeline:
     """All GazeNet stages except the sample renderer."""
     stages = create_pipelines()
-    return sum((p for name, p in stages.items() if name != "gazenet_sample"), Pipeline([]))
+    skip = ("gazenet_sample", "gazenet_export_tensorrt")  # TensorRT runs by name, on a GPU
+    return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))
