@@ -1063,7 +1063,7 @@ def build_tensorrt_engine(
 
 def check_parity(
     reference: Any, candidate: Any, inputs: Mapping[str, np.ndarray]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Output differences of ``candidate`` to ``reference`` on the same inputs."""
     ref = np.asarray(reference.predict(dict(inputs)), np.float64)
     got = np.asarray(candidate.predict(dict(inputs)), np.float64)
@@ -1075,6 +1075,9 @@ def check_parity(
         "max_abs_diff": float(diff.max()) if diff.size else 0.0,
         "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
         "max_rel_diff": float((diff / scale).max()) if diff.size else 0.0,
+        "max_abs_diff_per_output": (
+            diff.reshape(len(diff), -1).max(axis=0).tolist() if diff.size else []
+        ),
         "samples": int(ref.shape[0]),
     }
 
