@@ -349,13 +349,18 @@ class EvaluateParams(CliModel):
 
 
 def default_export_params() -> ExportParams:
-    """Export defaults of the family: INT8 on convolutions and the head only.
+    """Export defaults of the family: INT8 on convolutions and the head, percentile ranges.
 
-    Quantizing the instance-norm arithmetic too only adds Q/DQ pairs (slower on CPU, no gain).
+    Quantizing the instance-norm arithmetic too only adds Q/DQ pairs (slower on CPU, no gain);
+    entropy calibration clipped the regression outputs (pupil RMS 1.73 -> 2.03 px on the sample,
+    percentile 1.71 px).
     """
     return ExportParams.model_validate(
         {
-            "int8": {"op_types_to_quantize": ["Conv", "MatMul", "Gemm"]},
+            "int8": {
+                "op_types_to_quantize": ["Conv", "MatMul", "Gemm"],
+                "calibration_method": "percentile",
+            },
             "benchmark": {"repeats": 200},
         }
     )
