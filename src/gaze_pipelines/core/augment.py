@@ -21,6 +21,12 @@ whole batches keeps the per-sample cost of ``tf.data`` low (one kernel launch pe
 - ``facegrid(boxes, frame_w, frame_h, grid)``: graph twin of ``core.crops.facegrid``.
 - ``normalize(images, kind)``: ``zero-one`` (as is), ``[-1,1]``, ``mean-std`` (per image),
   ``none`` (0-255).
+- ``random_brightness(images, max_delta, contrast_range, probability, seed)``: offset + contrast.
+- ``affine_transform(images, angles, scales, shifts)`` / ``random_affine(images, max_angle_deg,
+  max_shift, zoom_range, rotation_probability, shift_probability, seed)``: rotation about the
+  centre, zoom and translation in one bilinear resampling (reflected borders).
+- ``random_occlusion(images, max_fraction, probability, seed)``: a noise rectangle per image.
+- ``random_flip_left_right(images, probability, seed)``: horizontal mirror per image.
 """
 
 from __future__ import annotations
@@ -260,3 +266,124 @@ def normalize(images: tf.Tensor, kind: str) -> tf.Tensor:
     if kind == "none":
         return images * 255.0
     raise ValueError(f"normalization must be zero-one, [-1,1], mean-std or none, got {kind!r}")
+
+
+# --- whole-image ops (GestureNet: brightness, rotation/shift/zoom, occlusion, flip) -------------
+
+
+def random_brightness(
+    images: tf.Tensor,
+    max_delta: float,
+    contrast_range: tuple[float, float],
+    probability: float,
+    seed: tf.Tensor,
+) -> tf.Tensor:
+    """Per image with ``probability``: add ``U[-max_delta, max_delta]`` and scale the contrast
+    about the image mean by ``U[contrast_range]``; clipped to [0, 1]."""
+    if probability <= 0:
+        return images
+    n = _batch(images)
+    delta = tf.random.stateless_uniform([n], sub_seed(seed, 1), -max_delta, max_delta)
+    scale = tf.random.stateless_uniform(
+        [n], sub_seed(seed, 2), contrast_range[0], contrast_range[1]
+    )
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    out = tf.clip_by_value((images - mean) * _per_image(scale) + mean + _per_image(delta), 0.0, 1.0)
+    return tf.where(_per_image(random_flags(probability, n, sub_seed(seed, 0))), out, images)
+
+
+def affine_transform(
+    images: tf.Tensor,
+    angles_rad: tf.Tensor,
+    scales: tf.Tensor,
+    shifts_xy: tf.Tensor,
+    fill_mode: str = "REFLECT",
+) -> tf.Tensor:
+    """Rotate each image by ``angles_rad (B,)`` about its centre, zoom by ``scales (B,)`` (> 1
+    zooms in) and translate by ``shifts_xy (B, 2)`` pixels; bilinear, borders by ``fill_mode``."""
+    h = tf.cast(tf.shape(images)[1], tf.float32)
+    w = tf.cast(tf.shape(images)[2], tf.float32)
+    cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
+    c = tf.cos(angles_rad) / scales
+    s = tf.sin(angles_rad) / scales
+    tx, ty = shifts_xy[:, 0], shifts_xy[:, 1]
+    zeros = tf.zeros_like(c)
+    # output (x, y) -> input (a0 x + a1 y + a2, b0 x + b1 y + b2)
+    transforms = tf.stack(
+        [c, -s, cx - c * cx + s * cy - tx, s, c, cy - s * cx - c * cy - ty, zeros, zeros], axis=1
+    )
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=tf.cast(transforms, tf.float32),
+        output_shape=tf.shape(images)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode=fill_mode,
+    )
+    return tf.ensure_shape(out, images.shape)
+
+
+def random_affine(
+    images: tf.Tensor,
+    max_angle_deg: float,
+    max_shift: float,
+    zoom_range: tuple[float, float],
+    rotation_probability: float,
+    shift_probability: float,
+    seed: tf.Tensor,
+) -> tf.Tensor:
+    """Per image: a rotation in ``U[-max_angle_deg, max_angle_deg]`` (with its probability) and a
+    translation up to ``max_shift`` of each side plus a zoom in ``U[zoom_range]`` (with theirs),
+    applied as one affine resampling."""
+    if rotation_probability <= 0 and shift_probability <= 0:
+        return images
+    n = _batch(images)
+    rotate = random_flags(rotation_probability, n, sub_seed(seed, 0))
+    shift = random_flags(shift_probability, n, sub_seed(seed, 1))
+    angle = tf.random.stateless_uniform([n], sub_seed(seed, 2), -max_angle_deg, max_angle_deg)
+    angle = tf.where(rotate, angle * (3.141592653589793 / 180.0), 0.0)
+    hw = tf.cast(tf.shape(images)[1:3], tf.float32)
+    offset = (
+        tf.random.stateless_uniform([n, 2], sub_seed(seed, 3), -max_shift, max_shift) * hw[::-1]
+    )
+    zoom = tf.random.stateless_uniform([n], sub_seed(seed, 4), zoom_range[0], zoom_range[1])
+    offset = tf.where(shift[:, None], offset, 0.0)
+    zoom = tf.where(shift, zoom, 1.0)
+    out = affine_transform(images, angle, zoom, offset)
+    return tf.where(_per_image(rotate | shift), out, images)
+
+
+def random_occlusion(
+    images: tf.Tensor, max_fraction: float, probability: float, seed: tf.Tensor
+) -> tf.Tensor:
+    """Per image with ``probability``: a rectangle (each side up to ``max_fraction`` of the
+    image's) filled with uniform noise, as an object in front of the hand."""
+    if probability <= 0 or max_fraction <= 0:
+        return images
+    n = _batch(images)
+    h, w = tf.shape(images)[1], tf.shape(images)[2]
+    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+    size = tf.random.stateless_uniform([n, 2], sub_seed(seed, 1), 0.1 * max_fraction, max_fraction)
+    oh = tf.maximum(1.0, tf.floor(size[:, 0] * hf))
+    ow = tf.maximum(1.0, tf.floor(size[:, 1] * wf))
+    y0 = tf.floor(tf.random.stateless_uniform([n], sub_seed(seed, 2)) * (hf - oh + 1.0))
+    x0 = tf.floor(tf.random.stateless_uniform([n], sub_seed(seed, 3)) * (wf - ow + 1.0))
+    rows = tf.range(hf)[None, :, None]
+    cols = tf.range(wf)[None, None, :]
+    inside = (
+        (rows >= y0[:, None, None])
+        & (rows < (y0 + oh)[:, None, None])
+        & (cols >= x0[:, None, None])
+        & (cols < (x0 + ow)[:, None, None])
+    )
+    mask = inside & _per_image(random_flags(probability, n, sub_seed(seed, 0)))[..., 0]
+    noise = tf.random.stateless_uniform(tf.shape(images), sub_seed(seed, 4), 0.0, 1.0)
+    return tf.where(mask[..., None], noise, images)
+
+
+def random_flip_left_right(images: tf.Tensor, probability: float, seed: tf.Tensor) -> tf.Tensor:
+    """Mirror each image horizontally with ``probability``."""
+    if probability <= 0:
+        return images
+    flags = random_flags(probability, _batch(images), seed)
+    return tf.where(_per_image(flags), tf.reverse(images, axis=[2]), images)

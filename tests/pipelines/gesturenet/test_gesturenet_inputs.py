@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from gaze_pipelines.datasets.gesturenet import GestureTree
 from gaze_pipelines.pipelines.gesturenet.inputs import (
-    augment_image,
+    augment_batch,
     check_classes,
     entries_for,
     image_dataset,
@@ -63,11 +63,11 @@ def test_decode_resizes_and_keeps_rgb(crops):
 
 
 def test_augmentation_is_seeded_and_bounded():
-    img = tf.random.stateless_uniform([32, 32, 3], [1, 2], 0, 255)
+    img = tf.random.stateless_uniform([4, 32, 32, 3], [1, 2], 0, 255)
     cfg = AugmentationConfig()
-    a = augment_image(img, cfg, tf.constant([3, 4], tf.int64))
-    b = augment_image(img, cfg, tf.constant([3, 4], tf.int64))
-    c = augment_image(img, cfg, tf.constant([5, 6], tf.int64))
+    a = augment_batch(img, cfg, tf.constant([3, 4], tf.int64))
+    b = augment_batch(img, cfg, tf.constant([3, 4], tf.int64))
+    c = augment_batch(img, cfg, tf.constant([5, 6], tf.int64))
     assert np.array_equal(a.numpy(), b.numpy()) and not np.array_equal(a.numpy(), c.numpy())
     assert a.numpy().min() >= 0 and a.numpy().max() <= 255
     off = AugmentationConfig.model_validate(
@@ -77,7 +77,7 @@ def test_augmentation_is_seeded_and_bounded():
         }
     )
     assert np.allclose(
-        augment_image(img, off, tf.constant([3, 4], tf.int64)).numpy(), img.numpy(), atol=1e-3
+        augment_batch(img, off, tf.constant([3, 4], tf.int64)).numpy(), img.numpy(), atol=1e-3
     )
 
 

@@ -3,7 +3,8 @@
 One decoder serves training, evaluation, inference and INT8 calibration, so every consumer feeds
 the model the same tensors: the crop file decoded as RGB (or gray), resized (bilinear,
 antialiased) to the model size, float32 pixel values 0-255. Training adds the augmentation of
-``augmentation_config`` (stateless random ops of ``core.augment``, seeded from ``random_seed``).
+``augmentation_config`` (batched stateless random ops of ``core.augment``, seeded from
+``random_seed``).
 """
 
 from __future__ import annotations
@@ -89,9 +90,9 @@ def _reader(paths: list[str], crops: GestureTree | None) -> tf.data.Dataset:
     )
 
 
-def augment_image(image: tf.Tensor, cfg: AugmentationConfig, seed: tf.Tensor) -> tf.Tensor:
-    """The training augmentation of one crop (pixels 0-255 in and out)."""
-    x = image / 255.0
+def augment_batch(images: tf.Tensor, cfg: AugmentationConfig, seed: tf.Tensor) -> tf.Tensor:
+    """The training augmentation of a batch of crops ``(B, H, W, C)`` (pixels 0-255 in and out)."""
+    x = images / 255.0
     x = aug.random_affine(
         x,
         cfg.rotation.max_angle,
@@ -116,15 +117,12 @@ def augment_image(image: tf.Tensor, cfg: AugmentationConfig, seed: tf.Tensor) ->
         cfg.brightness.probability,
         aug.sub_seed(seed, 3),
     )
-    if cfg.color.probability > 0 and image.shape[-1] == 3:
+    if cfg.color.probability > 0 and images.shape[-1] == 3:
         colored = aug.random_hue_saturation(
             x, cfg.color.hue_max_deg, cfg.color.saturation_max, aug.sub_seed(seed, 5)
         )
-        x = tf.where(
-            tf.random.stateless_uniform([], aug.sub_seed(seed, 6)) < cfg.color.probability,
-            colored,
-            x,
-        )
+        flags = aug.random_flags(cfg.color.probability, tf.shape(x)[0], aug.sub_seed(seed, 6))
+        x = tf.where(flags[:, None, None, None], colored, x)
     x = aug.random_occlusion(
         x, cfg.occlusion.max_fraction, cfg.occlusion.probability, aug.sub_seed(seed, 4)
     )
@@ -169,16 +167,18 @@ def training_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    if one_hot:
+        data = data.map(lambda x, y: (x, tf.one_hot(y, n_classes)))
+    data = data.batch(ds_cfg.batch_size)
     if training and ds_cfg.augmentation_config.enable_augmentation:
+        # a fresh seed per batch, re-drawn at every epoch
         seeds = tf.data.Dataset.random(
             seed=spec.random_seed, rerandomize_each_iteration=True
         ).batch(2)
         cfg = ds_cfg.augmentation_config
         data = tf.data.Dataset.zip((data, seeds)).map(
-            lambda xy, s: (augment_image(xy[0], cfg, s), xy[1]),
+            lambda xy, s: (augment_batch(xy[0], cfg, s), xy[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-    if one_hot:
-        data = data.map(lambda x, y: (x, tf.one_hot(y, n_classes)))
-    return data.batch(ds_cfg.batch_size).prefetch(tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
