@@ -100,6 +100,11 @@ def main() -> None:
     ap.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra_op_num_threads")
     ap.add_argument("--opt-level", default="all", choices=("disable", "basic", "extended", "all"))
+    ap.add_argument(
+        "--no-spinning",
+        action="store_true",
+        help="idle onnxruntime threads sleep instead of spinning (busy machines)",
+    )
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=10, help="timed calls per round")
@@ -126,7 +131,11 @@ def main() -> None:
         raise SystemExit("need at least one ONNX format to know the input interface")
     interface = ex.read_interface(onnx_any)
     samples = _random_inputs(interface, max(args.batch_sizes), args.seed)
-    ort_args = {"intra_op_num_threads": args.threads, "graph_optimization_level": args.opt_level}
+    ort_args = {
+        "intra_op_num_threads": args.threads,
+        "graph_optimization_level": args.opt_level,
+        "allow_spinning": not args.no_spinning,
+    }
     predictors = {
         fmt: KerasPredictor(m) if fmt == "keras" else OnnxPredictor(m, **ort_args)
         for fmt, m in models.items()
@@ -162,7 +171,8 @@ def main() -> None:
     p50 = {(r[0], r[1]): r[2] for r in rows}
     print(
         f"\n{args.family} ({args.source}), onnxruntime intra_op_num_threads={args.threads}, "
-        f"graph_optimization_level={args.opt_level}, {os.cpu_count()} CPUs"
+        f"graph_optimization_level={args.opt_level}, allow_spinning={not args.no_spinning}, "
+        f"{os.cpu_count()} CPUs"
     )
     print(
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "

@@ -375,6 +375,10 @@ def test_load_predictor_switch(gaze_model, gaze_onnx, gaze_int8):
     assert isinstance(as_predictor(gaze_onnx), OnnxPredictor)
     with pytest.raises(ValueError, match="keras.*onnx.*onnx_int8.*tensorrt"):
         load_predictor("tflite", gaze_model)
+    quiet = OnnxPredictor(gaze_onnx, intra_op_num_threads=2, allow_spinning=False)
+    opts = quiet.session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert opts.intra_op_num_threads == 2
     with pytest.raises(ValueError, match="graph_optimization_level"):
         OnnxPredictor(gaze_onnx, graph_optimization_level="max")
 

@@ -1205,6 +1205,7 @@ class BenchmarkParams(StrictModel):
     repeats: int = Field(20, ge=1)
     intra_op_num_threads: int = Field(0, ge=0)
     graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
+    allow_spinning: bool = True
     samples: int = Field(64, ge=1)
 
     @field_validator("batch_sizes")

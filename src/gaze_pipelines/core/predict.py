@@ -107,7 +107,8 @@ class OnnxPredictor(_ExportedPredictor):
 
     Inputs may be named and laid out as for the Keras model (the interface stored in the model's
     metadata maps them) or as exported. ``intra_op_num_threads`` 0 lets onnxruntime use one
-    thread per physical core; ``graph_optimization_level`` is disable | basic | extended | all.
+    thread per physical core; ``graph_optimization_level`` is disable | basic | extended | all;
+    ``allow_spinning`` False stops idle worker threads from busy-waiting (for busy machines).
     """
 
     def __init__(
@@ -119,6 +120,7 @@ class OnnxPredictor(_ExportedPredictor):
         graph_optimization_level: str = "all",
         providers: list[str] | None = None,
         batch_size: int | None = None,
+        allow_spinning: bool = True,
     ):
         import onnxruntime as ort  # noqa: PLC0415
 
@@ -140,6 +142,11 @@ class OnnxPredictor(_ExportedPredictor):
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[graph_optimization_level]
         opts.log_severity_level = 3
+        # idle worker threads spin by default (lowest latency on a dedicated CPU); on a CPU
+        # shared with other processes the spinning steals the time the workers need
+        opts.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if allow_spinning else "0"
+        )
         self.session = ort.InferenceSession(
             _onnx_bytes(model), sess_options=opts, providers=providers or ["CPUExecutionProvider"]
         )

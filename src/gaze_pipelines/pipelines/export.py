@@ -155,6 +155,7 @@ def _formats_report(
     ort_args = {
         "intra_op_num_threads": p.benchmark.intra_op_num_threads,
         "graph_optimization_level": p.benchmark.graph_optimization_level,
+        "allow_spinning": p.benchmark.allow_spinning,
     }
     predictors: dict[str, Any] = {}
     sizes: dict[str, int] = {}
@@ -180,6 +181,7 @@ def _formats_report(
         kpi_tolerance=p.int8_kpi_tolerance,
     )
     report.insert(1, "intra_op_num_threads", p.benchmark.intra_op_num_threads)
+    report.insert(2, "allow_spinning", p.benchmark.allow_spinning)
     _log_int8_verdict(report, family, p)
     title = f"{family} export: " + " vs ".join(models)
     return report, report_markdown(report, title)
