@@ -78,7 +78,8 @@ def test_nvgaze_sample_to_export(kedro_project):
     assert (folder / "checkpoints" / "epoch_0002.weights.h5").is_file()
     with zipfile.ZipFile(folder / f"{folder.name}_config.zip") as zf:
         archived = yaml.safe_load(zf.read("parameters.yml"))
-        assert archived["train"]["num_epochs"] == 2 and "version.json" in zf.namelist()
+        assert archived["train"]["num_epochs"] == 2
+        assert {"version.json", "data.json", "network.txt"} <= set(zf.namelist())
 
     # evaluation: per-sample CSV, metrics with the baseline, plot
     metrics = json.loads((data / "08_reporting" / "nvgaze" / "metrics.json").read_text())

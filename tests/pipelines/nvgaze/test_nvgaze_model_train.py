@@ -168,12 +168,18 @@ def test_overridden_and_run_name():
 
 def test_run_folder_resume_or_suffix(tmp_path):
     p = TrainParams(run_dir=str(tmp_path))
-    first = resolve_run_dir(p, {"a": 1})
+    data = {"samples": [10, 2], "sha1": "abc"}
+    first = resolve_run_dir(p, {"a": 1}, data)
     assert first == tmp_path / "default"
     first.mkdir()
-    (first / "default_config.zip").write_bytes(run_archive({"a": 1}, "default"))
-    assert resolve_run_dir(p, {"a": 1}) == first  # same parameters: resume
-    assert resolve_run_dir(p, {"a": 2}) == tmp_path / "default_1"  # other parameters: new folder
+    (first / "default_config.zip").write_bytes(run_archive({"a": 1}, "default", data=data))
+    assert resolve_run_dir(p, {"a": 1}, data) == first  # same parameters and data: resume
+    assert resolve_run_dir(p, {"a": 2}, data) == tmp_path / "default_1"  # other parameters
+    assert (
+        resolve_run_dir(p, {"a": 1}, {**data, "sha1": "def"}) == tmp_path / "default_1"
+    )  # other data
+    no_resume = TrainParams(run_dir=str(tmp_path), resume=False)
+    assert resolve_run_dir(no_resume, {"a": 1}, data) == tmp_path / "default_1"
     with zipfile.ZipFile(first / "default_config.zip") as zf:
         assert yaml.safe_load(zf.read("parameters.yml")) == {"a": 1}
         assert "gaze_pipelines" in zf.read("version.json").decode()

@@ -360,12 +360,31 @@ def project_version() -> dict[str, str]:
     return info
 
 
-def run_archive(params: Mapping[str, Any], name: str, model: keras.Model | None = None) -> bytes:
-    """A zip with ``parameters.yml`` (resolved), ``version.json`` and the network summary."""
+def data_fingerprint(*arrays: Arrays) -> dict[str, Any]:
+    """Sample counts and a hash of targets and a strided subset of images of each split."""
+    digest = hashlib.sha1()
+    counts = []
+    for a in arrays:
+        counts.append(len(a))
+        digest.update(repr(a.images.shape).encode())
+        digest.update(np.ascontiguousarray(a.targets).tobytes())
+        step = max(1, len(a) // 64)
+        digest.update(np.ascontiguousarray(a.images[::step]).tobytes())
+    return {"samples": counts, "sha1": digest.hexdigest()}
+
+
+def run_archive(
+    params: Mapping[str, Any],
+    name: str,
+    model: keras.Model | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> bytes:
+    """A zip with ``parameters.yml`` (resolved), ``version.json``, ``data.json``, the network."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("parameters.yml", yaml.safe_dump(_plain(params), sort_keys=False))
         zf.writestr("version.json", json.dumps({"run_name": name, **project_version()}, indent=2))
+        zf.writestr("data.json", json.dumps(dict(data or {}), indent=2))
         if model is not None:
             lines: list[str] = []
             model.summary(print_fn=lambda s, **_: lines.append(s))
@@ -383,11 +402,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def resolve_run_dir(params: TrainParams, archived: Mapping[str, Any]) -> Path:
-    """``run_dir/<name>``; a folder of a run with other parameters gets a ``_<i>`` suffix."""
+def resolve_run_dir(
+    params: TrainParams, archived: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> Path:
+    """``run_dir/<name>``, resumed when it holds a run of the same parameters and data;
+    a folder of a run with other parameters or data gets a ``_<i>`` suffix."""
     base = Path(params.run_dir)
     name = run_name(params)
     wanted = yaml.safe_dump(_plain(archived), sort_keys=False)
+    wanted_data = json.dumps(dict(data or {}), indent=2)
     for i in range(0, 1000):
         folder = base / (name if i == 0 else f"{name}_{i}")
         archive = folder / f"{folder.name}_config.zip"
@@ -395,7 +418,9 @@ def resolve_run_dir(params: TrainParams, archived: Mapping[str, Any]) -> Path:
             return folder
         try:
             with zipfile.ZipFile(archive) as zf:
-                if zf.read("parameters.yml").decode() == wanted and params.resume:
+                same = zf.read("parameters.yml").decode() == wanted
+                same = same and zf.read("data.json").decode() == wanted_data
+                if same and params.resume:
                     return folder  # the same run again: resume it
         except (zipfile.BadZipFile, KeyError):
             continue
@@ -469,7 +494,8 @@ def train_nvgaze(
     )
     channels = tr.images.shape[-1]
     archived = dict(archived_params or {"train": params.model_dump(mode="json")})
-    folder = resolve_run_dir(params, archived)
+    fingerprint = data_fingerprint(tr, te)
+    folder = resolve_run_dir(params, archived, fingerprint)
     strategy = select_strategy(params.distribution)
     with strategy.scope():
         model = build_model(params, channels=channels)
@@ -490,7 +516,7 @@ def train_nvgaze(
         model.compile(optimizer=optimizer, loss=SummedSquaredError(), metrics=metrics_for(outputs))
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(
-        folder / f"{folder.name}_config.zip", run_archive(archived, folder.name, model)
+        folder / f"{folder.name}_config.zip", run_archive(archived, folder.name, model, fingerprint)
     )
     logger.info("run folder %s (parameters and versions in %s_config.zip)", folder, folder.name)
     config = FitConfig(
