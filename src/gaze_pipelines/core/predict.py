@@ -203,6 +203,7 @@ class TensorRTPredictor(_ExportedPredictor):
                 )
             self.context = self.engine.create_execution_context()
             self.stream = cuda.Stream()
+            self._buffers: dict[str, tuple[Any, int]] = {}
         finally:
             self._ctx.pop()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
@@ -214,24 +215,29 @@ class TensorRTPredictor(_ExportedPredictor):
         )
         self._init_names()
 
+    def _device_buffer(self, name: str, nbytes: int) -> Any:
+        """A device allocation for tensor ``name`` of at least ``nbytes``, reused across calls."""
+        held = self._buffers.get(name)
+        if held is None or held[1] < nbytes:
+            held = (self._cuda.mem_alloc(max(nbytes, 1)), nbytes)
+            self._buffers[name] = held
+        return held[0]
+
     def _run_chunk(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         cuda, trt = self._cuda, self._trt
-        buffers = []
         for name in self.onnx_input_names:
             host = np.ascontiguousarray(
                 feed[name], dtype=trt.nptype(self.engine.get_tensor_dtype(name))
             )
             self.context.set_input_shape(name, host.shape)
-            dev = cuda.mem_alloc(max(host.nbytes, 1))
-            buffers.append(dev)
+            dev = self._device_buffer(name, host.nbytes)
             cuda.memcpy_htod_async(dev, host, self.stream)
             self.context.set_tensor_address(name, int(dev))
         outputs = {}
         for name in self.onnx_output_names:
             shape = tuple(self.context.get_tensor_shape(name))
             host = np.empty(shape, dtype=trt.nptype(self.engine.get_tensor_dtype(name)))
-            dev = cuda.mem_alloc(max(host.nbytes, 1))
-            buffers.append(dev)
+            dev = self._device_buffer(name, host.nbytes)
             self.context.set_tensor_address(name, int(dev))
             outputs[name] = (host, dev)
         if not self.context.execute_async_v3(stream_handle=self.stream.handle):
