@@ -394,6 +394,27 @@ def run_sweep(
     )
 
 
+def sweep_summary(result: SweepResult, params: SweepParams, tuned_file: str) -> dict[str, Any]:
+    """JSON-able summary of a sweep: counts, best trial and configuration, scheduler, Ray."""
+    return {
+        "trials": int(len(result.trials)),
+        "epochs": params.epochs,
+        "metric": params.metric,
+        "best_metric": result.best_metric,
+        "best_trial": result.best_trial,
+        "best_config": result.best_config,
+        "wall_seconds": round(result.seconds, 2),
+        "scheduler": {
+            "name": "ASHA",
+            "max_t": params.epochs,
+            "grace_period": params.grace_period,
+            "reduction_factor": params.reduction_factor,
+        },  # fmt: skip
+        "ray": {"address": params.address or "local", "cpus_per_trial": params.cpus_per_trial},
+        "use": f"copy {tuned_file} into conf/local/ to train with the best configuration",
+    }
+
+
 def _is_finite(v: Any) -> bool:
     try:
         return math.isfinite(float(v))

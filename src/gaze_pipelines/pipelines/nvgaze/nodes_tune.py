@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaze_pipelines.core.tune import best_params_tree, run_sweep
+from gaze_pipelines.core.tune import best_params_tree, run_sweep, sweep_summary
 from gaze_pipelines.datasets.h5 import NvGazeH5
 from gaze_pipelines.params_common import validate
 from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams
@@ -50,21 +50,5 @@ def tune_nvgaze(
     data = {"train_h5": train_h5, "test_h5": test_h5, "reflections": list(reflections),
             "epochs": t.epochs}  # fmt: skip
     result = run_sweep(nvgaze_trainable, data, base, t.space(), t.settings("nvgaze"))
-    summary = {
-        "trials": int(len(result.trials)),
-        "epochs": t.epochs,
-        "metric": t.metric,
-        "best_metric": result.best_metric,
-        "best_trial": result.best_trial,
-        "best_config": result.best_config,
-        "wall_seconds": round(result.seconds, 2),
-        "scheduler": {
-            "name": "ASHA",
-            "max_t": t.epochs,
-            "grace_period": t.grace_period,
-            "reduction_factor": t.reduction_factor,
-        },  # fmt: skip
-        "ray": {"address": t.address or "local", "cpus_per_trial": t.cpus_per_trial},
-        "use": "copy nvgaze_tuned_parameters.yml into conf/local/ to train with the best config",
-    }
+    summary = sweep_summary(result, t, "nvgaze_tuned_parameters.yml")
     return result.trials, best_params_tree("nvgaze", result.best_config), summary

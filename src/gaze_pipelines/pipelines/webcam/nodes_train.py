@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaze_pipelines.core.tune import best_params_tree, run_sweep
+from gaze_pipelines.core.tune import best_params_tree, run_sweep, sweep_summary
 from gaze_pipelines.pipelines.webcam.params import validate_params
 from gaze_pipelines.pipelines.webcam.training import train_variant, tune_trainable
 
@@ -49,25 +49,8 @@ def tune_model(
             "max_train_samples": t.max_train_samples}  # fmt: skip
     result = run_sweep(tune_trainable, data, base, space, settings)
     best = best_params_tree("webcam", result.best_config)
-    summary = {
-        "variant": t.variant,
-        "trials": int(len(result.trials)),
-        "epochs": t.epochs,
-        "metric": t.metric,
-        "best_metric": result.best_metric,
-        "best_rmse_px": _rmse_of(result.trials),
-        "best_trial": result.best_trial,
-        "best_config": result.best_config,
-        "wall_seconds": round(result.seconds, 2),
-        "scheduler": {
-            "name": "ASHA",
-            "max_t": t.epochs,
-            "grace_period": t.grace_period,
-            "reduction_factor": t.reduction_factor,
-        },  # fmt: skip
-        "ray": {"address": t.address or "local", "cpus_per_trial": t.cpus_per_trial},
-        "use": "copy webcam_tuned_parameters.yml into conf/local/ to train with the best config",
-    }
+    summary = {"variant": t.variant, "best_rmse_px": _rmse_of(result.trials),
+               **sweep_summary(result, t, "webcam_tuned_parameters.yml")}  # fmt: skip
     return result.trials, best, summary
 
 

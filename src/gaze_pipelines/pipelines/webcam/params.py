@@ -9,36 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from gaze_pipelines.core.tune import SweepParams
+from gaze_pipelines.params_common import StrictModel, validate
 
 VARIANTS = ("face", "eyes", "full")
 IMAGE_KINDS = ("face", "face_aligned", "l_eye", "r_eye", "head_pos")
 SPLITS = ("train", "val", "test")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def format_errors(exc: ValidationError, key_path: str) -> str:
-    """One line per error: ``key.path: message (got value)``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in (key_path, *err["loc"]) if p != "")
-        lines.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
-    return "invalid parameters:\n  " + "\n  ".join(lines)
-
-
-def validate(model: type[BaseModel], raw: Any, key_path: str) -> Any:
-    """Validate ``raw`` against ``model``; ``ValueError`` names the key path and allowed values."""
-    if isinstance(raw, model):
-        return raw
-    try:
-        return model.model_validate(dict(raw or {}))
-    except ValidationError as exc:
-        raise ValueError(format_errors(exc, key_path)) from None
+_Strict = StrictModel
 
 
 # ------------------------------------------------------------------------------------ screen
