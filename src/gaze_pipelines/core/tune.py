@@ -352,7 +352,7 @@ def run_sweep(
             num_samples=settings.num_samples,
             max_concurrent_trials=settings.max_concurrent_trials,
             search_alg=BasicVariantGenerator(random_state=settings.seed),
-            reuse_actors=True,
+            reuse_actors=False,  # function trainables cannot be reset; Ray would log an error
         ),
         run_config=tune.RunConfig(
             name=f"{settings.name}_{time.strftime('%Y%m%d-%H%M%S')}",
