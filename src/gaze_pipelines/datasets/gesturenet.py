@@ -127,9 +127,11 @@ class GestureTree:
         return image
 
     def image_size(self, rel: str) -> tuple[int, int]:
-        """``(width, height)`` of an image."""
-        image = self.read_image(rel, cv2.IMREAD_UNCHANGED)
-        return int(image.shape[1]), int(image.shape[0])
+        """``(width, height)`` from the image header (PIL), without decoding the pixels."""
+        from PIL import Image  # noqa: PLC0415
+
+        with self.fs.open(self._abs(rel), "rb") as fh, Image.open(fh) as im:
+            return int(im.size[0]), int(im.size[1])
 
 
 def encode_content(rel: str, content: Any) -> bytes:

@@ -297,6 +297,10 @@ def tiny_tree(tmp_path_factory):
     ds = GestureTreeDataset(path=str(root))
     ds.save(render_sample(sample, {"kpi_users": ["uid_3"]}, {}))
     (root / "annotation/data/uid_1/session_1/999999.json").write_text("{}")  # orphan annotation
+    (root / "original/data/uid_2/session_1/000100.png").write_bytes(b"not an image")  # unreadable
+    (root / "annotation/data/uid_2/session_1/000100.json").write_bytes(
+        (root / "annotation/data/uid_3/session_1/000000.json").read_bytes()
+    )
     (root / "original/data/uid_1/stray.png").write_bytes(
         (root / "original/data/uid_1/session_1/000000.png").read_bytes()
     )
@@ -315,6 +319,7 @@ def test_index_frames_rejects_every_bad_annotation(tiny_tree):
         "no_annotation": 1,
         "missing_image": 1,
         "bad_layout": 1,
+        "bad_image": 1,
     }
     assert len(frames) == 3 * 6 * 2 - 5
     crops = nd.crop_table(frames)

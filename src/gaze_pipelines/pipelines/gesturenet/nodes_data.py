@@ -140,12 +140,11 @@ def _reject(
 
 
 def _image_size(raw: GestureTree, rel: str) -> tuple[int, int]:
-    """``(width, height)`` from the image header (PIL), without decoding the pixels."""
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+    """``(width, height)`` of an image, or a ``bad_image`` reject."""
+    from PIL import UnidentifiedImageError  # noqa: PLC0415
 
     try:
-        with raw.fs.open(raw._abs(rel), "rb") as fh, Image.open(fh) as im:
-            return int(im.size[0]), int(im.size[1])
+        return raw.image_size(rel)
     except (UnidentifiedImageError, OSError) as exc:
         raise AnnotationError("bad_image", f"cannot read image header ({exc})") from None
 
