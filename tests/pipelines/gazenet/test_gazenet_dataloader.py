@@ -185,3 +185,43 @@ def test_cache_matches_direct_decoding_and_runs_repeat(tree, records):
 
 def test_frame_paths_exist_on_disk(tree, records):
     assert all(os.path.isfile(p) for p in records["frame_path"])
+
+
+def test_records_written_by_tao_train_here(tao_fixtures, tmp_path):
+    """TAO's own combined.tfrecords: paths of TAO's machine rebased with root_path, crops built."""
+    import shutil
+
+    import cv2
+
+    set_id = "s466-gaze-1"
+    rec = tmp_path / "records" / set_id / "GT" / "TfRecords_combined"
+    rec.mkdir(parents=True)
+    shutil.copy(tao_fixtures / "dataio" / "combined.tfrecords", rec / "train.tfrecords")
+    info = dataset_info(
+        tmp_path / "records",
+        set_id,
+        ground_truth_folder_name=["GT"],
+        tfrecord_folder_name=["TfRecords_combined"],
+        root_path=str(tmp_path / "frames"),
+    )
+    records = GazeNetRecordsDataset(dataset_info=info).load()
+    assert len(records) == 5 and not records["frame_exists"].any()
+    for stored in records["train/image_frame_name"]:
+        local = tmp_path / "frames" / stored[stored.index(set_id) :]
+        local.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(local), np.full((800, 1280), 128, np.uint8))
+    records = GazeNetRecordsDataset(dataset_info=info).load()
+    assert records["frame_exists"].all() and records["user"].iloc[0] == "dGeVtdAfGkpoMeKX"
+    spec = small_experiment(tmp_path)
+    spec["dataloader"]["dataset_info"] = info
+    spec["dataloader"]["image_info"]["image_frame"] = {"channel": 1, "height": 800, "width": 1280}
+    exp = load_experiment(spec).dump()
+    rows, rejects = dl.select_phase(records, exp["dataloader"], "training")
+    assert len(rows) == 5 and rejects.empty
+    cfg = dl.LoaderConfig.from_spec(exp["dataloader"])
+    inputs, targets = dl.materialize_inputs(rows, cfg, batch_size=5)
+    np.testing.assert_allclose(inputs["input_face_images"], 128 / 255.0, atol=1e-5)
+    np.testing.assert_allclose(targets[:, 3], rows["label/theta"], rtol=1e-6)
+    grid = inputs["input_facegrid"].reshape(5, 25, 25)
+    box = [rows.iloc[0][f"train/facebbx_{c}"] for c in "xywh"]
+    np.testing.assert_array_equal(grid[0], facegrid_np(box, 1280, 800, 25))

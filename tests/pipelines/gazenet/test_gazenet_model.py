@@ -41,8 +41,12 @@ def _inputs(n=2, seed=0):
     }
 
 
-def test_names_shapes_and_output_rescaling():
-    model = _model()
+@pytest.fixture(scope="module")
+def model():
+    return _model()
+
+
+def test_names_shapes_and_output_rescaling(model):
     assert [t.name.split(":")[0] for t in model.inputs] == list(INPUT_NAMES)
     assert model.output_names == [OUTPUT_NAME]
     out = model.predict(_inputs(), verbose=0)
@@ -68,8 +72,8 @@ def test_other_output_counts(outputs):
     assert model.predict(_inputs(), verbose=0).shape == (2, outputs)
 
 
-def test_frozen_blocks_and_pretrained_transfer(tmp_path):
-    src = _model()
+def test_frozen_blocks_and_pretrained_transfer(model):
+    src = model
     dst = _model()
     copied = transfer_weights(src, dst)
     assert "face_conv1" in copied and OUTPUT_NAME not in copied
@@ -80,14 +84,13 @@ def test_frozen_blocks_and_pretrained_transfer(tmp_path):
     assert "right_conv4" in frozen and "face_fc5a" not in frozen
     assert not dst.get_layer("face_conv1").trainable and dst.get_layer("joint_fc1").trainable
     assert {layer_block(n) for n in frozen} <= {1, 2, 3, 4}
-    all6 = freeze_blocks(_model(), 6)
+    all6 = freeze_blocks(dst, 6)
     assert "facegrid_fc6b" in all6 and "joint_fc1" not in all6
     # a model of another width: nothing with other shapes is copied
-    assert "face_conv1" not in transfer_weights(_model(width_multiplier=0.25), _model())
+    assert "face_conv1" not in transfer_weights(_model(width_multiplier=0.25), dst)
 
 
-def test_keras_model_dataset_round_trip_and_optional(tmp_path):
-    model = _model()
+def test_keras_model_dataset_round_trip_and_optional(model, tmp_path):
     ds = KerasModelDataset(filepath=str(tmp_path / "m.keras"))
     ds.save(model)
     again = ds.load()

@@ -80,8 +80,11 @@ def test_pretrained_model_and_frozen_blocks(data, trained, tmp_path):
     }
     with pytest.raises(ValueError, match="was not loaded"):
         _train(data, tmp_path / "r", pretrained=None, model=spec_model)
-    _, (tuned, _, report) = _train(data, tmp_path / "q", pretrained=model, model=spec_model)
+    _, (tuned, _, report) = _train(
+        data, tmp_path / "q", pretrained=model, model=spec_model, enable_visualization=True
+    )
     assert "face_conv1" in report["pretrained_layers"] and "left_conv3" in report["frozen_layers"]
+    assert any((tmp_path / "q" / "tb" / "visualization").glob("events.out.tfevents.*"))
     np.testing.assert_array_equal(
         tuned.get_layer("face_conv1").get_weights()[0],
         model.get_layer("face_conv1").get_weights()[0],

@@ -9,13 +9,15 @@ What TAO's ``GazeNetDataloaderAugV2`` does, from a records table (``GazeNetRecor
   5 = x, y, z (mm), theta, phi; 3 = x, y, z; 2 = theta, phi; ``theta_phi_degrees``;
   ``learn_delta`` = angles relative to the head pose; ``use_head_norm`` = angles in the
   normalized camera) and back to absolute labels in mm and radians.
-- ``make_dataset``: decodes each frame (or the normalized frame when ``use_head_norm``), crops the
-  face box scaled by ``face_scale_factor`` and the eye boxes scaled by ``eye_scale_factor``
-  (``use_narrow_eye``: eye crops half as high as wide), resizes them to ``image_info``, builds the
-  facegrid from the face box, and in training applies ``augmentation_info`` (zoom and random box
-  shift, horizontal flip that mirrors x and phi and swaps the eyes, contrast / hue / saturation,
-  gamma, blur), then ``input_normalization_type``. Randomness is stateless, seeded from
-  ``random_seed`` and the element, so runs repeat exactly.
+- ``make_dataset``: per batch, crops the face box scaled by ``face_scale_factor`` and the eye
+  boxes scaled by ``eye_scale_factor`` (``use_narrow_eye``: eye crops half as high as wide) from the
+  frame (or the normalized frame when ``use_head_norm``), resizes them to ``image_info``, builds
+  the facegrid from the face box, and in training applies ``augmentation_info`` (zoom and random
+  box shift, horizontal flip that mirrors x and phi and swaps the eyes, contrast / hue /
+  saturation, gamma, blur), then ``input_normalization_type``. Frames are decoded once into a
+  ``FrameCache`` of windows around the face (``build_frame_cache``), or per element without one;
+  both give the same inputs. Randomness is stateless, seeded from ``random_seed`` and the batch,
+  so runs repeat exactly.
 """
 
 from __future__ import annotations
