@@ -28,7 +28,6 @@ from gaze_pipelines.core.training import set_seed  # noqa: E402
 from gaze_pipelines.datasets.gazenet_records import GazeNetRecordsDataset  # noqa: E402
 from gaze_pipelines.pipelines.gazenet import dataloader as dl  # noqa: E402
 from gaze_pipelines.pipelines.gazenet import nodes_train as nt  # noqa: E402
-from gaze_pipelines.pipelines.gazenet.model import build_gazenet  # noqa: E402
 
 
 def _rate(ds, epochs: int) -> float:
@@ -70,21 +69,9 @@ def main() -> int:
 
     stats = nt.label_statistics(train, exp)
     mp = exp["model"]["model_parameters"]
-    model = build_gazenet(
-        cfg.face_shape,
-        cfg.eye_shape,
-        cfg.facegrid_size,
-        cfg.num_outputs,
-        dropout_rate=mp["dropout_rate"],
-        use_batch_norm=mp["use_batch_norm"],
-        regularizer_type=mp["regularizer_type"],
-        regularizer_weight=mp["regularizer_weight"],
-        width_multiplier=mp["width_multiplier"],
-        output_mean=stats["mean"],
-        output_std=stats["std"],
-    )
+    model = nt.build_model(exp, stats)
     steps_per_epoch = -(-len(train) // batch)
-    nt._compile(model, exp, stats, steps_per_epoch * int(exp["num_epoch"]))
+    nt.compile_model(model, exp, stats, steps_per_epoch * int(exp["num_epoch"]))
     batches = list(cached.take(4))
     for x, y in batches[:2]:
         model.train_on_batch(x, y)  # warm-up

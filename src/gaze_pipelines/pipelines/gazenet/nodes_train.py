@@ -196,9 +196,29 @@ def _total_steps(
     return steps, steps * int(experiment["num_epoch"])
 
 
-def _compile(
+def build_model(experiment: dict[str, Any], stats: dict[str, Any]) -> keras.Model:
+    """GazeNet_public as the spec's ``model`` and ``image_info`` say, rescaled to the label stats."""
+    cfg = dl.LoaderConfig.from_spec(experiment["dataloader"])
+    mp = experiment["model"]["model_parameters"]
+    return build_gazenet(
+        cfg.face_shape,
+        cfg.eye_shape,
+        cfg.facegrid_size,
+        cfg.num_outputs,
+        dropout_rate=mp["dropout_rate"],
+        use_batch_norm=mp["use_batch_norm"],
+        regularizer_type=mp["regularizer_type"],
+        regularizer_weight=mp["regularizer_weight"],
+        width_multiplier=mp["width_multiplier"],
+        output_mean=stats["mean"],
+        output_std=stats["std"],
+    )
+
+
+def compile_model(
     model: keras.Model, experiment: dict[str, Any], stats: dict[str, Any], total_steps: int
 ) -> None:
+    """Optimizer with the spec's schedule, ``GazeLoss`` and the training metrics."""
     cfg = dl.LoaderConfig.from_spec(experiment["dataloader"])
     layout = cfg.layout
     metric_names = ["l1", "rmse", "logcosh", "angular_error", "d_xyz"]
@@ -316,19 +336,7 @@ def train_gazenet(
         train_ds = train_ds.repeat()
 
     with strategy.scope():
-        model = build_gazenet(
-            cfg.face_shape,
-            cfg.eye_shape,
-            cfg.facegrid_size,
-            cfg.num_outputs,
-            dropout_rate=mp["dropout_rate"],
-            use_batch_norm=mp["use_batch_norm"],
-            regularizer_type=mp["regularizer_type"],
-            regularizer_weight=mp["regularizer_weight"],
-            width_multiplier=mp["width_multiplier"],
-            output_mean=stats["mean"],
-            output_std=stats["std"],
-        )
+        model = build_model(experiment, stats)
         copied: list[str] = []
         if mp.get("pretrained_model_path"):
             copied = transfer_weights(pretrained, model)
@@ -336,7 +344,7 @@ def train_gazenet(
                 "pretrained: copied %d layers from %s", len(copied), mp["pretrained_model_path"]
             )
         frozen = freeze_blocks(model, int(mp["frozen_blocks"]))
-        _compile(model, experiment, stats, total_steps)
+        compile_model(model, experiment, stats, total_steps)
     logger.info(
         "GazeNet_public: %d parameters (%d trainable), %d layers frozen, %d steps/epoch x %d epochs",
         model.count_params(),

@@ -31,6 +31,14 @@ NORMALIZATION_TYPES = ("zero-one", "[-1,1]", "mean-std", "none")
 MODEL_FORMATS = ("keras", "onnx", "onnx_int8", "tensorrt")
 
 
+def _check_order(obj: Any, low: str, high: str) -> Any:
+    """Raise when ``obj.<low>`` exceeds ``obj.<high>``; return ``obj``."""
+    lo, hi = getattr(obj, low), getattr(obj, high)
+    if lo > hi:
+        raise ValueError(f"{low} ({lo}) > {high} ({hi})")
+    return obj
+
+
 class _Spec(StrictModel):
     """Strict base: unknown keys fail, ``__class_name__`` is accepted by alias."""
 
@@ -135,11 +143,7 @@ class FilterInfo(_Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> FilterInfo:
-        if self.desired_val_min > self.desired_val_max:
-            raise ValueError(
-                f"desired_val_min ({self.desired_val_min}) > desired_val_max ({self.desired_val_max})"
-            )
-        return self
+        return _check_order(self, "desired_val_min", "desired_val_max")
 
 
 class BlurAugmentation(_Spec):
@@ -167,9 +171,7 @@ class GammaAugmentation(_Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> GammaAugmentation:
-        if self.gamma_min > self.gamma_max:
-            raise ValueError(f"gamma_min ({self.gamma_min}) > gamma_max ({self.gamma_max})")
-        return self
+        return _check_order(self, "gamma_min", "gamma_max")
 
 
 class ColorAugmentation(_Spec):
@@ -190,9 +192,7 @@ class SpatialAugmentation(_Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> SpatialAugmentation:
-        if self.zoom_min > self.zoom_max:
-            raise ValueError(f"zoom_min ({self.zoom_min}) > zoom_max ({self.zoom_max})")
-        return self
+        return _check_order(self, "zoom_min", "zoom_max")
 
 
 class ShiftAugmentation(_Spec):
