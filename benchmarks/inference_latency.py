@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/inference_latency.py                      # GazeNet models from the catalog
+    python benchmarks/inference_latency.py --project /path/to/another/kedro/project
     python benchmarks/inference_latency.py --source random      # GazeNet 224 with random weights
     python benchmarks/inference_latency.py --family nvgaze --formats onnx onnx_int8
 
@@ -57,19 +58,30 @@ def _random_models(size: int, cal_samples: int, seed: int) -> dict:
     return {"keras": model, "onnx": fp32, "onnx_int8": int8}
 
 
-def _catalog_models(family: str, formats: list[str]) -> dict:
+def _catalog_models(project: Path, family: str, formats: list[str]) -> dict:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
+    from kedro.io.core import DatasetNotFoundError
 
     names = {
-        "keras": f"{family}_model",
-        "onnx": f"{family}_onnx_model",
-        "onnx_int8": f"{family}_onnx_int8_model",
+        "keras": [f"{family}_model@keras", f"{family}_model"],  # transcoded or plain
+        "onnx": [f"{family}_onnx_model"],
+        "onnx_int8": [f"{family}_onnx_int8_model"],
     }
-    bootstrap_project(REPO)
-    with KedroSession.create(project_path=REPO) as session:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
         catalog = session.load_context().catalog
-        return {fmt: catalog.load(names[fmt]) for fmt in formats}
+        models = {}
+        for fmt in formats:
+            for name in names[fmt]:
+                try:
+                    models[fmt] = catalog.load(name)
+                    break
+                except DatasetNotFoundError:
+                    continue
+            else:
+                raise SystemExit(f"no catalog entry among {names[fmt]} in {project}")
+        return models
 
 
 def _random_inputs(interface, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -89,6 +101,7 @@ def _size_mb(fmt: str, model) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--family", default="gazenet")
+    ap.add_argument("--project", type=Path, default=REPO, help="Kedro project of --source catalog")
     ap.add_argument("--source", choices=("catalog", "random"), default="catalog")
     ap.add_argument("--size", type=int, default=224, help="image size of --source random")
     ap.add_argument(
@@ -123,7 +136,7 @@ def main() -> None:
         models = _random_models(args.size, 32, args.seed)
         models = {k: v for k, v in models.items() if k in args.formats}
     else:
-        models = _catalog_models(args.family, args.formats)
+        models = _catalog_models(args.project.resolve(), args.family, args.formats)
     print(f"models ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
     onnx_any = next((models[f] for f in ("onnx", "onnx_int8") if f in models), None)
@@ -206,11 +219,11 @@ def main() -> None:
             f"max abs diff {diff['max_abs_diff']:.3g}, mean {diff['mean_abs_diff']:.3g}"
         )
 
-    report = REPO / "data" / "08_reporting" / args.family / "export_report.csv"
+    report = args.project / "data" / "08_reporting" / args.family / "export_report.csv"
     if args.source == "catalog" and report.is_file():
         import pandas as pd
 
-        print(f"\nlast export report ({report.relative_to(REPO)}):")
+        print(f"\nlast export report ({report}):")
         with pd.option_context("display.width", 200, "display.max_columns", 40):
             print(pd.read_csv(report).to_string(index=False))
 
