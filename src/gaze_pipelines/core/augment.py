@@ -208,11 +208,13 @@ def hflip_boxes(boxes: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
 def crop_resize(
     images: tf.Tensor, boxes: tf.Tensor, indices: tf.Tensor, size: tuple[int, int]
 ) -> tf.Tensor:
-    """Crops ``(M, h, w, C)`` of pixel boxes ``(M, 4)`` from ``images[indices]`` (``(B, H, W, C)``).
+    """Crops ``(M, h, w, C)`` float32 of pixel boxes ``(M, 4)`` from ``images[indices]``.
 
-    Bilinear; regions outside the image are 0. ``size`` is ``(height, width)``.
+    ``images`` ``(B, H, W, C)`` in any dtype ``crop_and_resize`` takes (uint8, float...); bilinear;
+    regions outside the image are 0. ``size`` is ``(height, width)``.
     """
-    images = tf.cast(images, tf.float32)
+    # uint8 and float images are sampled as they are: casting a batch of large windows first
+    # would cost more than the crops themselves
     shape = tf.cast(tf.shape(images), tf.float32)
     hgt, wid = shape[1], shape[2]
     x, y, w, h = tf.unstack(tf.cast(boxes, tf.float32), axis=-1)
