@@ -40,25 +40,42 @@ class KedroProject:
         (root / "src").mkdir()  # kedro requires source_dir; the package comes from PYTHONPATH
         (root / ".telemetry").write_text("consent: false\n")
         for layer in (
-            "01_raw", "02_intermediate", "03_primary", "04_feature",
-            "05_model_input", "06_models", "07_model_output", "08_reporting",
+            "01_raw",
+            "02_intermediate",
+            "03_primary",
+            "04_feature",
+            "05_model_input",
+            "06_models",
+            "07_model_output",
+            "08_reporting",
         ):
             (root / "data" / layer).mkdir(parents=True, exist_ok=True)
 
     def with_src(self) -> KedroProject:
         """Copy ``src/`` in as well (``kedro viz build`` wants it inside the project root)."""
-        shutil.copytree(REPO / "src", self.root / "src", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        shutil.copytree(
+            REPO / "src",
+            self.root / "src",
+            ignore=shutil.ignore_patterns("__pycache__"),
+            dirs_exist_ok=True,
+        )
         return self
 
     def set_params(self, overrides: dict, name: str = "parameters_test.yml") -> None:
         """Write parameter overrides to conf/local (deep-merged over conf/base)."""
         (self.root / "conf" / "local" / name).write_text(yaml.safe_dump(overrides))
 
-    def run(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, timeout: int = 900
+    ) -> subprocess.CompletedProcess:
         """Run ``kedro <args>`` in the project; on failure show its output."""
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         proc = subprocess.run(
-            [str(KEDRO_BIN), *args], cwd=self.root, env=env, capture_output=True, text=True,
+            [str(KEDRO_BIN), *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         if check and proc.returncode != 0:

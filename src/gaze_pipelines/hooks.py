@@ -66,7 +66,9 @@ def validate_parameters(params: dict[str, Any], used: set[str] | None = None) ->
         except ValidationError as exc:
             problems.append(format_validation_error(exc, key, model).split("\n", 1)[1])
     if problems:
-        raise ParameterError("invalid parameters (conf/base + conf/local + --params):\n" + "\n".join(problems))
+        raise ParameterError(
+            "invalid parameters (conf/base + conf/local + --params):\n" + "\n".join(problems)
+        )
 
 
 class ParameterValidationHook:

@@ -32,7 +32,10 @@ def test_theta_phi_conventions():
 
 def _fixture_config(tao_fixtures):
     d = tao_fixtures / "dataio"
-    files = {n: (d / n).read_text() for n in ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "resolution.txt")}
+    files = {
+        n: (d / n).read_text()
+        for n in ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "resolution.txt")
+    }
     return parse_set_config(files, str(d))
 
 
@@ -47,8 +50,12 @@ def test_screen_to_camera_matches_tao_formula(tao_fixtures):
         expected = cfg.R @ v + cfg.T
         assert np.allclose(g, expected)
     back = geometry.camera_to_screen(
-        geometry.screen_to_camera(px, cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px) - cfg.R[:, 2] * 1.0,
-        cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px,
+        geometry.screen_to_camera(px, cfg.R, cfg.T, cfg.screen_mm, cfg.screen_px)
+        - cfg.R[:, 2] * 1.0,
+        cfg.R,
+        cfg.T,
+        cfg.screen_mm,
+        cfg.screen_px,
     )
     assert np.allclose(back, px, atol=1e-6)
 
@@ -66,7 +73,9 @@ def test_tao_records_follow_our_angle_conventions(tao_fixtures):
         theta, phi = geometry.gaze_to_theta_phi(target - centre)
         assert np.allclose(theta, df[f"label/theta_{eye}"], atol=1e-5)
         assert np.allclose(phi, df[f"label/phi_{eye}"], atol=1e-5)
-    assert np.allclose(df["label/theta"], (df["label/theta_le"] + df["label/theta_re"]) / 2, atol=1e-6)
+    assert np.allclose(
+        df["label/theta"], (df["label/theta_le"] + df["label/theta_re"]) / 2, atol=1e-6
+    )
     assert np.allclose(df["label/phi"], (df["label/phi_le"] + df["label/phi_re"]) / 2, atol=1e-6)
 
 

@@ -8,7 +8,9 @@ import pytest
 from gaze_pipelines.datasets.tables import AtomicCSVDataset, AtomicParquetDataset
 
 
-@pytest.mark.parametrize("cls, name", [(AtomicParquetDataset, "t.parquet"), (AtomicCSVDataset, "t.csv")])
+@pytest.mark.parametrize(
+    "cls, name", [(AtomicParquetDataset, "t.parquet"), (AtomicCSVDataset, "t.csv")]
+)
 def test_round_trip_and_no_temp_files(tmp_path, cls, name):
     df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     kwargs = {"save_args": {"index": False}} if cls is AtomicCSVDataset else {}

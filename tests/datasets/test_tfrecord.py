@@ -13,7 +13,9 @@ SPEC = "gaze_pipelines.pipelines.gazenet.features.TAO_GAZE_FEATURES"
 
 
 def test_tao_fixture_has_all_83_keys(tao_fixtures):
-    ds = TFRecordDataset(filepath=str(tao_fixtures / "dataio" / "combined.tfrecords"), feature_spec=SPEC)
+    ds = TFRecordDataset(
+        filepath=str(tao_fixtures / "dataio" / "combined.tfrecords"), feature_spec=SPEC
+    )
     df = ds.load()
     assert df.shape == (5, 83)
     assert set(df.columns) == set(TAO_GAZE_FEATURES)
@@ -29,7 +31,9 @@ def test_unknown_spec_reads_every_key(tao_fixtures):
 
 
 def test_round_trip(tao_fixtures, tmp_path):
-    src = TFRecordDataset(filepath=str(tao_fixtures / "dataio" / "combined.tfrecords"), feature_spec=SPEC).load()
+    src = TFRecordDataset(
+        filepath=str(tao_fixtures / "dataio" / "combined.tfrecords"), feature_spec=SPEC
+    ).load()
     out = TFRecordDataset(filepath=str(tmp_path / "a" / "copy.tfrecords"), feature_spec=SPEC)
     out.save(src)
     back = out.load()
@@ -49,7 +53,9 @@ def test_wrong_type_and_length_are_errors(tmp_path):
     with pytest.raises(DatasetError, match="needs 3 values"):
         ds.save(__import__("pandas").DataFrame({"a": [np.zeros(2)]}))
     ds.save(__import__("pandas").DataFrame({"a": [np.zeros(3)]}))
-    wrong = TFRecordDataset(filepath=str(tmp_path / "x.tfrecords"), feature_spec={"a": FeatureSpec("int64", 3)})
+    wrong = TFRecordDataset(
+        filepath=str(tmp_path / "x.tfrecords"), feature_spec={"a": FeatureSpec("int64", 3)}
+    )
     with pytest.raises(DatasetError, match="spec says int64"):
         wrong.load()
 
@@ -58,6 +64,8 @@ def test_versioned(tmp_path):
     from kedro.io.core import Version
 
     spec = {"v": FeatureSpec("int64")}
-    ds = TFRecordDataset(filepath=str(tmp_path / "v.tfrecords"), feature_spec=spec, version=Version(None, None))
+    ds = TFRecordDataset(
+        filepath=str(tmp_path / "v.tfrecords"), feature_spec=spec, version=Version(None, None)
+    )
     ds.save(__import__("pandas").DataFrame({"v": [1, 2]}))
     assert ds.load()["v"].tolist() == [1, 2]

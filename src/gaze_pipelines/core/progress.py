@@ -14,12 +14,22 @@ T = TypeVar("T")
 logger = logging.getLogger("gaze_pipelines.progress")
 
 
-def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
+def progress(
+    items: Iterable[T], desc: str, total: int | None = None, unit: str = "it"
+) -> Iterator[T]:
     """Iterate with a tqdm bar (to stderr) and log the throughput when done."""
     start = time.perf_counter()
     count = 0
-    bar = tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, leave=False,
-               mininterval=0.5, disable=None)
+    bar = tqdm(
+        items,
+        desc=desc,
+        total=total,
+        unit=unit,
+        file=sys.stderr,
+        leave=False,
+        mininterval=0.5,
+        disable=None,
+    )
     for item in bar:
         count += 1
         yield item

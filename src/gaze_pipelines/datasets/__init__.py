@@ -19,8 +19,23 @@ from gaze_pipelines.datasets.predictor import PredictorDataset
 from gaze_pipelines.datasets.tensorrt import TensorRTEngineDataset
 from gaze_pipelines.datasets.tfrecord import TFRecordDataset
 
-__all__ = ["AtomicTextDataset", "BytesDataset", "GazeNetRawDataset", "OnnxModelDataset",
-           "GestureTree", "GestureTreeDataset", "OptionalKerasModelDataset", "TaoSpecDataset",
-           "ImageFolderDataset", "NvGazeFootageDataset", "NvGazeH5", "NvGazeH5Dataset",
-           "RawFootage", "ReflectionSetDataset",
-           "PredictorDataset", "RawSet", "TensorRTEngineDataset", "TFRecordDataset"]
+__all__ = [
+    "AtomicTextDataset",
+    "BytesDataset",
+    "GazeNetRawDataset",
+    "OnnxModelDataset",
+    "GestureTree",
+    "GestureTreeDataset",
+    "OptionalKerasModelDataset",
+    "TaoSpecDataset",
+    "ImageFolderDataset",
+    "NvGazeFootageDataset",
+    "NvGazeH5",
+    "NvGazeH5Dataset",
+    "RawFootage",
+    "ReflectionSetDataset",
+    "PredictorDataset",
+    "RawSet",
+    "TensorRTEngineDataset",
+    "TFRecordDataset",
+]

@@ -12,20 +12,33 @@ from gaze_pipelines.core.io import atomic_write_bytes
 
 
 class _FileDataset(AbstractVersionedDataset):
-    def __init__(self, *, filepath: str, version: Version | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         protocol, path = get_protocol_and_path(filepath, version)
         self._protocol = protocol
         self._fs = fsspec.filesystem(protocol)
         self.metadata = metadata
-        super().__init__(filepath=PurePosixPath(path), version=version,
-                         exists_function=self._fs.exists, glob_function=self._fs.glob)
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
 
     def _full(self, path: PurePosixPath) -> str:
         return get_filepath_str(path, self._protocol)
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "protocol": self._protocol, "version": self._version}
+        return {
+            "filepath": str(self._filepath),
+            "protocol": self._protocol,
+            "version": self._version,
+        }
 
     def _read(self) -> bytes:
         with self._fs.open(self._full(self._get_load_path()), "rb") as fh:

@@ -15,7 +15,14 @@ from typing import Any
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-CONFIG_FILES = ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "board_size.txt", "resolution.txt")
+CONFIG_FILES = (
+    "camera_parameters.txt",
+    "R.txt",
+    "T.txt",
+    "TV_size",
+    "board_size.txt",
+    "resolution.txt",
+)
 LABEL_FOLDERS = ("json_datafactory_v2", "json_datafactory")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -48,7 +55,9 @@ def _read_tao_set(fs, set_path: str, set_id: str) -> RawSet:
     cfg = f"{set_path}/Config"
     for name in CONFIG_FILES:
         p = f"{cfg}/{name}"
-        raw.config[name] = fs.cat_file(p).decode("utf-8", errors="replace") if fs.isfile(p) else None
+        raw.config[name] = (
+            fs.cat_file(p).decode("utf-8", errors="replace") if fs.isfile(p) else None
+        )
     for folder in LABEL_FOLDERS:
         lp = f"{set_path}/{folder}"
         if fs.isdir(lp):
@@ -82,7 +91,9 @@ def _read_mpii_set(fs, root: str, set_id: str) -> RawSet:
             calib[name] = fs.cat_file(p) if fs.isfile(p) else None
         raw.extra[user] = calib
         raw.frames[user] = {
-            rel: path for rel, path in _list_images(fs, user_path).items() if not rel.startswith("Calibration")
+            rel: path
+            for rel, path in _list_images(fs, user_path).items()
+            if not rel.startswith("Calibration")
         }
     return raw
 
@@ -114,7 +125,9 @@ class GazeNetRawDataset(AbstractDataset[None, dict[str, RawSet]]):
             )
         children = [p for p in sorted(fs.ls(root, detail=False)) if fs.isdir(p)]
         names = {PurePosixPath(p).name for p in children}
-        if any(re.fullmatch(r"p\d+", n) for n in names) and not any(fs.isdir(f"{p}/Data") for p in children):
+        if any(re.fullmatch(r"p\d+", n) for n in names) and not any(
+            fs.isdir(f"{p}/Data") for p in children
+        ):
             set_id = PurePosixPath(root).name
             return {set_id: _read_mpii_set(fs, root, set_id)}
         sets = {}

@@ -70,16 +70,24 @@ def encode_example(row: dict[str, Any], spec: dict[str, FeatureSpec]) -> bytes:
         if name not in row:
             raise DatasetError(f"record is missing feature '{name}'")
         value = row[name]
-        values = [value] if np.isscalar(value) or isinstance(value, (str, bytes)) else list(np.ravel(value))
+        values = (
+            [value]
+            if np.isscalar(value) or isinstance(value, (str, bytes))
+            else list(np.ravel(value))
+        )
         if fs.length != len(values) and fs.length > 1:
             raise DatasetError(f"feature '{name}' needs {fs.length} values, got {len(values)}")
         if fs.kind == "bytes":
             values = [v.encode() if isinstance(v, str) else bytes(v) for v in values]
             features[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
         elif fs.kind == "int64":
-            features[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+            features[name] = tf.train.Feature(
+                int64_list=tf.train.Int64List(value=[int(v) for v in values])
+            )
         else:
-            features[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
+            features[name] = tf.train.Feature(
+                float_list=tf.train.FloatList(value=[float(v) for v in values])
+            )
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
@@ -113,20 +121,33 @@ def decode_example(raw: bytes, spec: dict[str, FeatureSpec] | None) -> dict[str,
     return out
 
 
-def read_tfrecords(path: str, spec: dict[str, FeatureSpec] | None = None, compression: str = "") -> pd.DataFrame:
+def read_tfrecords(
+    path: str, spec: dict[str, FeatureSpec] | None = None, compression: str = ""
+) -> pd.DataFrame:
     """Read every record of one TFRecord file into a DataFrame."""
     tf = _tf()
-    rows = [decode_example(r.numpy(), spec) for r in tf.data.TFRecordDataset(path, compression_type=compression)]
+    rows = [
+        decode_example(r.numpy(), spec)
+        for r in tf.data.TFRecordDataset(path, compression_type=compression)
+    ]
     columns = list(spec.keys()) if spec is not None else None
     return pd.DataFrame(rows, columns=columns)
 
 
-def write_tfrecords(path: str, data: pd.DataFrame | list[dict[str, Any]], spec: dict[str, FeatureSpec], compression: str = "") -> int:
+def write_tfrecords(
+    path: str,
+    data: pd.DataFrame | list[dict[str, Any]],
+    spec: dict[str, FeatureSpec],
+    compression: str = "",
+) -> int:
     """Write records atomically; returns the number written."""
     tf = _tf()
     rows = data.to_dict("records") if isinstance(data, pd.DataFrame) else data
     options = tf.io.TFRecordOptions(compression_type=compression) if compression else None
-    with atomic_path(path, suffix=".tfrecords") as tmp, tf.io.TFRecordWriter(tmp, options) as writer:
+    with (
+        atomic_path(path, suffix=".tfrecords") as tmp,
+        tf.io.TFRecordWriter(tmp, options) as writer,
+    ):
         for row in rows:
             writer.write(encode_example(row, spec))
     return len(rows)

@@ -47,7 +47,9 @@ class FailedExpectation:
         parts.append(", ".join(f"{k}={v!r}" for k, v in args.items()) + ")")
         line = "".join(parts)
         if self.unexpected_count is not None:
-            pct = f" ({self.unexpected_percent:.2f}%)" if self.unexpected_percent is not None else ""
+            pct = (
+                f" ({self.unexpected_percent:.2f}%)" if self.unexpected_percent is not None else ""
+            )
             line += f": {self.unexpected_count} rows{pct}"
         if self.examples:
             line += f", e.g. {self.examples[:5]!r}"
@@ -143,7 +145,9 @@ def _summarise(result: Any, dataset: str, suite_name: str, n_rows: int) -> Valid
     return ValidationSummary(dataset, suite_name, n_rows, len(results), failures)
 
 
-def validate_dataframe(df: pd.DataFrame, suite_dict: dict[str, Any], dataset: str = "") -> ValidationSummary:
+def validate_dataframe(
+    df: pd.DataFrame, suite_dict: dict[str, Any], dataset: str = ""
+) -> ValidationSummary:
     """Validate a pandas DataFrame against a suite (dict form) with an ephemeral GX context."""
     gx = _gx()
     context = gx.get_context(mode="ephemeral")

@@ -19,7 +19,9 @@ SET = "tiny-set"
 
 def _render(root, n_users=5, frames=6):
     setup = make_setup(seed=3, set_id=SET, n_users=n_users)
-    for rel, data in render_set(setup, frames_per_user=frames, closed_eye_fraction=0.0, workers=1).items():
+    for rel, data in render_set(
+        setup, frames_per_user=frames, closed_eye_fraction=0.0, workers=1
+    ).items():
         path = root / SET / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -62,8 +64,16 @@ def test_gazenet_data_end_to_end(kedro_project):
 
     out = kedro_project.path("data", "03_primary", "gazenet", SET)
     gt_root = out / "Ground_Truth_DataFactory_pipeline"
-    for folder in ("TfRecords", "TfRecords_joint", "TfRecords_combined", "TfRecords_joint_combined",
-                   "GT", "GT_joint", "GT_combined", "GT_joint_combined"):
+    for folder in (
+        "TfRecords",
+        "TfRecords_joint",
+        "TfRecords_combined",
+        "TfRecords_joint_combined",
+        "GT",
+        "GT_joint",
+        "GT_combined",
+        "GT_joint_combined",
+    ):
         assert (gt_root / folder).is_dir(), folder
     for kind in ("frame", "face", "leye", "reye"):
         assert any((out / "Norm_Data_json_datafactory_v2" / kind).rglob("*.png")), kind
@@ -77,12 +87,16 @@ def test_gazenet_data_end_to_end(kedro_project):
     assert sum(report["rejects"]["gazenet_rejects"].values()) == len(rejects)
 
     # Split: TAO's, on the users that have frames.
-    frames = pd.read_parquet(kedro_project.path("data", "02_intermediate", "gazenet_frames.parquet"))
+    frames = pd.read_parquet(
+        kedro_project.path("data", "02_intermediate", "gazenet_frames.parquet")
+    )
     users = sorted(frames["user"].unique())
     assert "p01-0" not in users  # its label file was corrupt
     split = tao_split(users, kpi=False)
     for name in ("train", "validate", "test"):
-        df = read_tfrecords(str(gt_root / "TfRecords_combined" / f"{name}.tfrecords"), TAO_GAZE_FEATURES)
+        df = read_tfrecords(
+            str(gt_root / "TfRecords_combined" / f"{name}.tfrecords"), TAO_GAZE_FEATURES
+        )
         assert df.shape[1] == 83
         got_users = {p.split("/")[-2] for p in df["train/image_frame_name"]}
         assert got_users == set(split[name])
@@ -91,10 +105,14 @@ def test_gazenet_data_end_to_end(kedro_project):
         assert len(gt_lines) == len(df)
 
     # Records carry consistent labels: theta/phi are the mean of the eyes; crops exist on disk.
-    per_user = read_tfrecords(str(gt_root / "TfRecords" / f"{users[0]}.tfrecords"), TAO_GAZE_FEATURES)
+    per_user = read_tfrecords(
+        str(gt_root / "TfRecords" / f"{users[0]}.tfrecords"), TAO_GAZE_FEATURES
+    )
     valid = per_user[per_user["train/valid_theta_phi"] == 1]
     assert len(valid) > 0
-    assert np.allclose(valid["label/theta"], (valid["label/theta_le"] + valid["label/theta_re"]) / 2, atol=1e-5)
+    assert np.allclose(
+        valid["label/theta"], (valid["label/theta_le"] + valid["label/theta_re"]) / 2, atol=1e-5
+    )
     for path in valid["train/norm_frame_path"]:
         assert (kedro_project.path("data", "03_primary", "gazenet") / path).is_file()
 
@@ -111,7 +129,9 @@ def test_missing_config_file_stops_the_run(kedro_project):
 
 @pytest.mark.slow
 def test_bad_parameter_fails_at_start_up_with_key_path(kedro_project):
-    kedro_project.set_params({"gazenet": {"dataset_convert": {"workers": -3, "filters": {"filter_phases": ["train"]}}}})
+    kedro_project.set_params(
+        {"gazenet": {"dataset_convert": {"workers": -3, "filters": {"filter_phases": ["train"]}}}}
+    )
     proc = kedro_project.run("run", "--pipeline", "gazenet_data", check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -125,12 +145,16 @@ def test_conf_local_override_merges_deeply(kedro_project):
     """Overriding one nested key in conf/local keeps every other key of conf/base."""
     from gaze_pipelines import settings
 
-    kedro_project.set_params({"gazenet": {"dataset_convert": {"folder_suffix": "mine"}}}, "parameters_gazenet.yml")
+    kedro_project.set_params(
+        {"gazenet": {"dataset_convert": {"folder_suffix": "mine"}}}, "parameters_gazenet.yml"
+    )
     shutil.copy(
         kedro_project.path("conf", "local", "parameters_gazenet.yml"),
         kedro_project.path("conf", "local", "parameters_gazenet.example.yml"),
     )
-    (kedro_project.path("conf", "local", "parameters_gazenet.example.yml")).write_text("gazenet: {broken: [}\n")
+    (kedro_project.path("conf", "local", "parameters_gazenet.example.yml")).write_text(
+        "gazenet: {broken: [}\n"
+    )
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(kedro_project.path("conf")), **settings.CONFIG_LOADER_ARGS
     )

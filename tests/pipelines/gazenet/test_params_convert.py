@@ -28,8 +28,15 @@ def test_sets_accept_tao_style_string():
 
 
 def test_errors_name_key_path_and_allowed_values():
-    params = {"gazenet": {"dataset_convert": {"data_root_path": "x", "unknown_flag": 1,
-                                              "filters": {"filter_phases": ["train"]}}}}
+    params = {
+        "gazenet": {
+            "dataset_convert": {
+                "data_root_path": "x",
+                "unknown_flag": 1,
+                "filters": {"filter_phases": ["train"]},
+            }
+        }
+    }
     with pytest.raises(ParameterError) as err:
         validate_parameters(params, {"gazenet.dataset_convert"})
     text = str(err.value)

@@ -20,7 +20,11 @@ def test_split_is_order_independent_and_disjoint():
 
 def test_kpi_set_puts_everyone_in_test():
     users = ["a", "b", "c"]
-    assert tao_split(users, kpi=True) == {"test": tao_split(users, True)["test"], "validate": [], "train": []}
+    assert tao_split(users, kpi=True) == {
+        "test": tao_split(users, True)["test"],
+        "validate": [],
+        "train": [],
+    }
     assert sorted(tao_split(users, kpi=True)["test"]) == users
 
 

@@ -20,16 +20,22 @@ from gaze_pipelines.pipelines.gazenet.tao_format import (
 
 
 def test_datafactory_v2_fixture(tao_fixtures):
-    frames, rejects = parse_label_file((tao_fixtures / "fpenet" / "datafactory.json").read_bytes(), "json_datafactory_v2")
+    frames, rejects = parse_label_file(
+        (tao_fixtures / "fpenet" / "datafactory.json").read_bytes(), "json_datafactory_v2"
+    )
     assert rejects == [] and len(frames) == 2
     f = frames[0]
     assert f.num_keypoints == 104
     assert f.landmarks.shape == (104, 2) and np.all(f.landmarks[:68] >= 0)
     raw = json.loads((tao_fixtures / "fpenet" / "datafactory.json").read_text())[0]
     box = next(a for a in raw["annotations"] if a["class"] == "FaceBbox")
-    assert f.face_box[0] == int(box["face_tight_bboxx"]) and f.face_box[1] == int(box["face_tight_bboxy"])
+    assert f.face_box[0] == int(box["face_tight_bboxx"]) and f.face_box[1] == int(
+        box["face_tight_bboxy"]
+    )
     fid = next(a for a in raw["annotations"] if a["class"] == "FiducialPoints")
-    assert f.landmarks[0, 0] == pytest.approx(fid["P1x"]) and f.landmarks[99, 1] == pytest.approx(fid["P100y"])
+    assert f.landmarks[0, 0] == pytest.approx(fid["P1x"]) and f.landmarks[99, 1] == pytest.approx(
+        fid["P100y"]
+    )
     assert f.occluded[99] == 1 and f.occluded[0] == 0
     eyes = next(a for a in raw["annotations"] if a["class"] == "eyes")
     # TAO swaps to the subject's view: r_status is the subject's left eye.
@@ -55,7 +61,10 @@ def test_config_fixtures(tao_fixtures):
     K, dist = parse_camera_parameters((d / "camera_parameters.txt").read_text())
     assert K[0, 0] == pytest.approx(1329.98) and K[1, 2] == pytest.approx(390.789)
     assert dist[0] == pytest.approx(-0.38252) and dist[4] == pytest.approx(-0.0346336)
-    files = {n: (d / n).read_text() for n in ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "resolution.txt")}
+    files = {
+        n: (d / n).read_text()
+        for n in ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "resolution.txt")
+    }
     cfg = parse_set_config(files, "fixture")
     assert cfg.T[0] == pytest.approx(374.8966)
     # testset Config has no resolution.txt: TAO's default 1920x1080.
@@ -79,7 +88,10 @@ def test_config_fixtures(tao_fixtures):
 )
 def test_config_faults_name_the_file(tao_fixtures, change, message):
     d = tao_fixtures / "dataio"
-    files = {n: (d / n).read_text() for n in ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "resolution.txt")}
+    files = {
+        n: (d / n).read_text()
+        for n in ("camera_parameters.txt", "R.txt", "T.txt", "TV_size", "resolution.txt")
+    }
     files.update(change)
     with pytest.raises(ConfigError, match=message):
         parse_set_config(files, "sets/s1/Config")
@@ -87,8 +99,11 @@ def test_config_faults_name_the_file(tao_fixtures, change, message):
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("frame_1194_881_vc0_02.png", (1194, 881)), ("video1_15_330_vc00_010.png", (15, 330)),
-     ("frame0_1194_881_vc0_02.png", (1194, 881))],
+    [
+        ("frame_1194_881_vc0_02.png", (1194, 881)),
+        ("video1_15_330_vc00_010.png", (15, 330)),
+        ("frame0_1194_881_vc0_02.png", (1194, 881)),
+    ],
 )
 def test_target_from_filename(name, expected):
     assert target_from_filename(name) == expected
@@ -102,7 +117,7 @@ def test_target_from_filename_rejects_names_without_target():
 
 def test_truncated_and_non_json(tao_fixtures):
     text = (tao_fixtures / "fpenet" / "datafactory.json").read_text()
-    for bad in (text[: len(text) // 2], "not json", "{\"a\": 1}", ""):
+    for bad in (text[: len(text) // 2], "not json", '{"a": 1}', ""):
         with pytest.raises(LabelError) as err:
             parse_label_file(bad, "json_datafactory_v2")
         assert err.value.code == "bad_json"
@@ -118,21 +133,37 @@ def test_nan_coordinates_are_rejected_per_frame(tao_fixtures):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 annotation = st.fixed_dictionaries(
-    {"class": st.sampled_from(["FaceBbox", "rect", "FiducialPoints", "eyes", "eyeopen", "other", 3])},
+    {
+        "class": st.sampled_from(
+            ["FaceBbox", "rect", "FiducialPoints", "eyes", "eyeopen", "other", 3]
+        )
+    },
     optional={
-        "face_tight_bboxx": json_values, "face_tight_bboxy": json_values,
-        "face_tight_bboxwidth": json_values, "face_tight_bboxheight": json_values,
-        "x": json_values, "y": json_values, "width": json_values, "height": json_values,
-        "P1x": json_values, "P68y": json_values, "P200x": json_values, "r_status": json_values,
+        "face_tight_bboxx": json_values,
+        "face_tight_bboxy": json_values,
+        "face_tight_bboxwidth": json_values,
+        "face_tight_bboxheight": json_values,
+        "x": json_values,
+        "y": json_values,
+        "width": json_values,
+        "height": json_values,
+        "P1x": json_values,
+        "P68y": json_values,
+        "P200x": json_values,
+        "r_status": json_values,
     },
 )
 frame_entry = st.one_of(
     json_values,
-    st.fixed_dictionaries({"filename": json_values, "annotations": st.lists(annotation | json_values, max_size=4)}),
+    st.fixed_dictionaries(
+        {"filename": json_values, "annotations": st.lists(annotation | json_values, max_size=4)}
+    ),
 )
 
 
@@ -150,7 +181,7 @@ def test_fuzzed_label_files_never_crash(data):
         return
     for f in frames:
         assert f.landmarks.shape == (104, 2) and np.all(np.isfinite(f.landmarks))
-    for name, reason in rejects:
+    for _name, reason in rejects:
         assert ":" in reason
 
 

@@ -42,13 +42,17 @@ class DatasetConvertParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data_root_path: str = Field(description="-data_root_path: folder holding the sets")
     sets: list[str] | Literal["all"] = Field("all", description="-sets: set ids to convert")
-    folder_suffix: str = Field("pipeline", description="-folder-suffix: Ground_Truth_DataFactory_<suffix>")
+    folder_suffix: str = Field(
+        "pipeline", description="-folder-suffix: Ground_Truth_DataFactory_<suffix>"
+    )
     norm_folder_name: str = Field("Norm_Data", description="-norm_folder_name")
     output_root: str = Field("data/03_primary/gazenet", description="root of the output tree")
     workers: int = Field(0, ge=0, le=256, description="parallel user workers; 0 = one per CPU core")
     face_size: int = Field(224, ge=32, le=1024)
     eye_size: int = Field(120, ge=16, le=512)
-    frame_scale_factor: float = Field(2.0, gt=0, le=8, description="TAO full-frame normalization scale")
+    frame_scale_factor: float = Field(
+        2.0, gt=0, le=8, description="TAO full-frame normalization scale"
+    )
     normalization_distance_mm: float = Field(600.0, gt=0)
     write_norm_frame: bool = Field(True, description="also write the normalized full frame")
     png_compression: int = Field(1, ge=0, le=9)

@@ -45,7 +45,9 @@ def _numbers(text: str, name: str) -> list[float]:
     return values
 
 
-def parse_camera_parameters(text: str, name: str = "camera_parameters.txt") -> tuple[np.ndarray, np.ndarray]:
+def parse_camera_parameters(
+    text: str, name: str = "camera_parameters.txt"
+) -> tuple[np.ndarray, np.ndarray]:
     """``camera_parameters.txt``: 3 comma-separated rows of K, a blank line, distortion coefficients."""
     blocks = [b for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
     if len(blocks) < 1:
@@ -115,7 +117,9 @@ def parse_set_config(files: dict[str, str | None], where: str) -> SetConfig:
             raise ConfigError(f"{where}/{name}: missing (required Config file)")
         return text
 
-    K, dist = parse_camera_parameters(need("camera_parameters.txt"), f"{where}/camera_parameters.txt")
+    K, dist = parse_camera_parameters(
+        need("camera_parameters.txt"), f"{where}/camera_parameters.txt"
+    )
     R = parse_rotation(need("R.txt"), f"{where}/R.txt")
     T = parse_matrix(need("T.txt"), (3,), f"{where}/T.txt")
     tv, board = files.get("TV_size"), files.get("board_size.txt")
@@ -130,7 +134,9 @@ def parse_set_config(files: dict[str, str | None], where: str) -> SetConfig:
     if res_text is not None:
         w, h = parse_pair(res_text, f"{where}/resolution.txt")
         screen_px = (int(w), int(h))
-    return SetConfig(K, dist, R, T, screen_mm, screen_px, {k: v for k, v in files.items() if v is not None})
+    return SetConfig(
+        K, dist, R, T, screen_mm, screen_px, {k: v for k, v in files.items() if v is not None}
+    )
 
 
 # --------------------------------------------------------------------------- file names
@@ -147,7 +153,9 @@ def target_from_filename(name: str) -> tuple[float, float]:
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     tokens = [t for t in stem.split("_") if re.fullmatch(r"-?\d+", t)]
     if len(tokens) < 2:
-        raise LabelError("bad_filename", f"{name}: no screen target (two integer tokens) in the name")
+        raise LabelError(
+            "bad_filename", f"{name}: no screen target (two integer tokens) in the name"
+        )
     return float(tokens[0]), float(tokens[1])
 
 
@@ -172,7 +180,9 @@ def _finite(value: object, what: str, filename: str) -> float:
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise LabelError("bad_coordinates", f"{filename}: {what} is not a number ({value!r})") from exc
+        raise LabelError(
+            "bad_coordinates", f"{filename}: {what} is not a number ({value!r})"
+        ) from exc
     if not math.isfinite(v):
         raise LabelError("bad_coordinates", f"{filename}: {what} is {v}")
     return v
@@ -224,16 +234,31 @@ def parse_frame(frame: dict, source: str) -> FrameLabel:
             continue
         cls = str(chunk["class"]).lower()
         if cls == "facebbox":
-            keys = ("face_tight_bboxx", "face_tight_bboxy", "face_tight_bboxwidth", "face_tight_bboxheight")
+            keys = (
+                "face_tight_bboxx",
+                "face_tight_bboxy",
+                "face_tight_bboxwidth",
+                "face_tight_bboxheight",
+            )
             if all(k in chunk for k in keys):
                 x, y, w, h = (_finite(chunk[k], k, filename) for k in keys)
-                face = (max(int(x), 0), max(int(y), 0), max(int(x), 0) + max(int(w), 0), max(int(y), 0) + max(int(h), 0))
+                face = (
+                    max(int(x), 0),
+                    max(int(y), 0),
+                    max(int(x), 0) + max(int(w), 0),
+                    max(int(y), 0) + max(int(h), 0),
+                )
         elif cls == "rect":
             x, y, w, h = (_finite(chunk.get(k), k, filename) for k in ("x", "y", "width", "height"))
             area = w * h
             if rect_area is None or area < rect_area:  # the smallest rect is the face
                 rect_area = area
-                face = (max(int(x), 0), max(int(y), 0), max(int(w), 0) + max(int(x), 0), max(int(h), 0) + max(int(y), 0))
+                face = (
+                    max(int(x), 0),
+                    max(int(y), 0),
+                    max(int(w), 0) + max(int(x), 0),
+                    max(int(h), 0) + max(int(y), 0),
+                )
         elif cls == "fiducialpoints":
             landmarks = _fiducials(chunk, filename)
         elif cls == "eyes":
@@ -254,11 +279,15 @@ def parse_frame(frame: dict, source: str) -> FrameLabel:
         raise LabelError("no_landmarks", f"{filename}: no FiducialPoints annotation")
     pts, occ, highest = landmarks
     if highest < 68 or np.any(pts[:68] < 0):
-        raise LabelError("too_few_landmarks", f"{filename}: points 1-68 are required, found {highest}")
+        raise LabelError(
+            "too_few_landmarks", f"{filename}: points 1-68 are required, found {highest}"
+        )
     return FrameLabel(filename, face, pts, occ, highest, left_status, right_status, source)
 
 
-def parse_label_file(text: str | bytes, source: str) -> tuple[list[FrameLabel], list[tuple[str, str]]]:
+def parse_label_file(
+    text: str | bytes, source: str
+) -> tuple[list[FrameLabel], list[tuple[str, str]]]:
     """Parse a label file: (frames, rejects as (filename or '?', "code: detail")).
 
     A file that is not a JSON list raises ``LabelError('bad_json', ...)``; bad frames inside a good
@@ -269,7 +298,9 @@ def parse_label_file(text: str | bytes, source: str) -> tuple[list[FrameLabel], 
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LabelError("bad_json", f"not valid JSON ({exc.__class__.__name__}: {exc})") from exc
     if not isinstance(data, list):
-        raise LabelError("bad_json", f"top level is {type(data).__name__}, expected a list of frames")
+        raise LabelError(
+            "bad_json", f"top level is {type(data).__name__}, expected a list of frames"
+        )
     frames: list[FrameLabel] = []
     rejects: list[tuple[str, str]] = []
     for entry in data:
