@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from gaze_pipelines.core import geometry
 from gaze_pipelines.core.ellipse import (
     EYEBALL_BGR,
     GLINT_BGR,
@@ -77,8 +78,7 @@ def angular_error_deg(gaze_a: np.ndarray, gaze_b: np.ndarray) -> np.ndarray:
     """Angle in degrees between gazes given as (..., 2) arrays of (x, y) angles in degrees."""
     a = gaze_vector(np.asarray(gaze_a)[..., 0], np.asarray(gaze_a)[..., 1])
     b = gaze_vector(np.asarray(gaze_b)[..., 0], np.asarray(gaze_b)[..., 1])
-    cos = np.clip(np.sum(a * b, axis=-1), -1.0, 1.0)
-    return np.degrees(np.arccos(cos))
+    return geometry.angular_error_deg(a, b)
 
 
 def _rotation_xy(ax_deg: float, ay_deg: float) -> np.ndarray:
