@@ -47,6 +47,7 @@ from gaze_pipelines.core.export import (
     keras_to_onnx,
     quantize_int8,
     report_markdown,
+    require_tensorrt,
     to_fp16_onnx,
     validate_export_params,
 )
@@ -219,6 +220,7 @@ def _log_int8_verdict(report: pd.DataFrame, family: str, p: ExportParams) -> Non
 
 def fp16_onnx(onnx_model: Any) -> Any:
     """FP16 ONNX graph (FP32 I/O) for the strongly typed FP16 TensorRT engine."""
+    require_tensorrt()  # the first node of the TensorRT stage: fail before any work
     return to_fp16_onnx(onnx_model)
 
 
