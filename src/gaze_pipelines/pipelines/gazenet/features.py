@@ -9,6 +9,29 @@ from __future__ import annotations
 
 from gaze_pipelines.datasets.tfrecord import FeatureSpec
 
+# Key groups that both the TFRecord spec and the GT text columns use.
+_SCREEN_HEAD = [
+    *[f"label/gaze_cam_{c}" for c in "xyz"],
+    "label/gaze_screen_x",
+    "label/gaze_screen_y",
+    "label/hp_pitch",
+    "label/hp_yaw",
+    "label/hp_roll",
+    "label/theta",
+    "label/phi",
+]
+_EYE_CENTRES = [f"label/{p}_cam_{c}" for p in ("mid", "lpc", "rpc") for c in "xyz"]
+_NORM_ANGLES = [
+    f"label/norm_{part}_{kind}_{a}"
+    for part in ("face", "leye", "reye")
+    for kind in ("gaze", "hp")
+    for a in ("theta", "phi")
+]
+_FRAME_BOXES = [
+    f"train/{box}_{c}" for box in ("facebbx", "lefteyebbx", "righteyebbx") for c in "xywh"
+]
+_NORM_BOXES = [f"train/norm_{box}_{c}" for box in ("facebb", "leyebb", "reyebb") for c in "xywh"]
+
 _BYTES = [
     "train/image_frame_name",
     "train/source",
@@ -22,29 +45,17 @@ _INT64 = [
     "train/num_keypoints",
     "train/num_eyes_detected",
     "train/valid_theta_phi",
-    *[f"train/{box}_{c}" for box in ("facebbx", "lefteyebbx", "righteyebbx") for c in "xywh"],
+    *_FRAME_BOXES,
     *[f"train/tight_facebbx_{c}" for c in ("x1", "y1", "x2", "y2")],
-    *[f"train/norm_{box}_{c}" for box in ("facebb", "leyebb", "reyebb") for c in "xywh"],
+    *_NORM_BOXES,
 ]
 _FLOAT = [
-    *[f"label/gaze_cam_{c}" for c in "xyz"],
-    "label/gaze_screen_x",
-    "label/gaze_screen_y",
-    "label/hp_pitch",
-    "label/hp_yaw",
-    "label/hp_roll",
-    "label/theta",
-    "label/phi",
+    *_SCREEN_HEAD,
     *[f"label/{a}_{e}" for e in ("le", "re", "mid") for a in ("theta", "phi")],
     "label/head_pose_theta",
     "label/head_pose_phi",
-    *[f"label/{p}_cam_{c}" for p in ("mid", "lpc", "rpc") for c in "xyz"],
-    *[
-        f"label/norm_{part}_{kind}_{a}"
-        for part in ("face", "leye", "reye")
-        for kind in ("gaze", "hp")
-        for a in ("theta", "phi")
-    ],
+    *_EYE_CENTRES,
+    *_NORM_ANGLES,
     "train/norm_per_oof",
 ]
 _LISTS = {
@@ -65,40 +76,19 @@ assert len(TAO_GAZE_FEATURES) == 83, len(TAO_GAZE_FEATURES)
 
 # Ground-truth text columns, in TAO's GtConverter order (after frame folder and file name).
 GT_FEATURES: list[str] = [
-    *[f"train/{box}_{c}" for box in ("facebbx", "lefteyebbx", "righteyebbx") for c in "xywh"],
-    *[f"label/gaze_cam_{c}" for c in "xyz"],
-    "label/gaze_screen_x",
-    "label/gaze_screen_y",
-    "label/hp_pitch",
-    "label/hp_yaw",
-    "label/hp_roll",
-    "label/theta",
-    "label/phi",
-    *[f"label/{p}_cam_{c}" for p in ("mid", "lpc", "rpc") for c in "xyz"],
+    *_FRAME_BOXES,
+    *_SCREEN_HEAD,
+    *_EYE_CENTRES,
     "label/head_pose_theta",
     "label/head_pose_phi",
-    "label/theta_mid",
-    "label/phi_mid",
-    "label/theta_le",
-    "label/phi_le",
-    "label/theta_re",
-    "label/phi_re",
+    *[f"label/{a}_{e}" for e in ("mid", "le", "re") for a in ("theta", "phi")],
     "train/valid_theta_phi",
     "train/num_keypoints",
     "train/source",
     "train/norm_frame_path",
-    *[
-        f"label/norm_{part}_{kind}_{a}"
-        for part in ("face", "leye", "reye")
-        for kind in ("gaze", "hp")
-        for a in ("theta", "phi")
-    ],
-    *[f"train/norm_{box}_{c}" for box in ("facebb", "leyebb", "reyebb") for c in "xywh"],
+    *_NORM_ANGLES,
+    *_NORM_BOXES,
     "train/norm_per_oof",
-    "train/norm_face_cnv_mat",
-    "train/norm_leye_cnv_mat",
-    "train/norm_reye_cnv_mat",
-    "label/face_cam_x",
-    "label/face_cam_y",
-    "label/face_cam_z",
+    *[f"train/norm_{part}_cnv_mat" for part in ("face", "leye", "reye")],
+    *[f"label/face_cam_{c}" for c in "xyz"],
 ]
