@@ -20,12 +20,12 @@ import pandas as pd
 from gaze_pipelines.core.crops import enlarge_box
 from gaze_pipelines.core.progress import progress
 from gaze_pipelines.datasets.gesturenet import IMAGE_EXTENSIONS, GestureTree
+from gaze_pipelines.params_common import format_validation_error
 from gaze_pipelines.pipelines.gesturenet.params import (
     DatasetConfig,
     DatasetExperimentConfig,
     GestureDataConfigs,
     TrainDatasetConfig,
-    format_errors,
     validate,
 )
 from gaze_pipelines.pipelines.gesturenet.tao_format import (
@@ -106,7 +106,7 @@ def resolve_specs(
         try:
             model.model_validate(raw)
         except ValidationError as exc:
-            raise ValueError(format_errors(exc, key)) from None
+            raise ValueError(format_validation_error(exc, key, model)) from None
     try:
         return GestureDataConfigs(
             dataset_config=dc_raw,
@@ -114,7 +114,7 @@ def resolve_specs(
             classes=class_names(train_dataset_config or {}),
         )
     except ValidationError as exc:
-        raise ValueError(format_errors(exc, "gesturenet")) from None
+        raise ValueError(format_validation_error(exc, "gesturenet")) from None
 
 
 def effective_specs(cfg: GestureDataConfigs) -> dict[str, Any]:

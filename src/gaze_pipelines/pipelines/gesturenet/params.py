@@ -10,17 +10,19 @@
   ``dataset_config``, ``train_config`` with ``stage_order`` and one block per stage).
 - ``gesturenet.evaluate``, ``gesturenet.inference``, ``gesturenet.export``.
 
-Every model is pydantic with ``extra="forbid"``; ``validate(model, raw, key_path)`` raises a
-``ValueError`` naming the dotted key path, the message and the allowed values.
+Every model is a ``params_common.StrictModel`` (``extra="forbid"``); ``params_common.validate(model,
+raw, key_path)`` raises a ``ValueError`` naming the dotted key path, the message and the allowed
+values.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gaze_pipelines.core.export import ExportParams
+from gaze_pipelines.params_common import StrictModel, validate  # noqa: F401 - re-exported for the nodes
 from gaze_pipelines.synthetic.gesturenet import GESTURES
 
 RESNET_DEPTHS = (6, 10, 12, 18, 26, 34, 50, 101, 152)
@@ -28,27 +30,7 @@ STAGES = ("top_training", "finetuning")
 SPLITS = ("train_set", "validation_set", "kpi_set")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def format_errors(exc: ValidationError, key_path: str) -> str:
-    """One line per error: ``key.path: message (got value)``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in (key_path, *err["loc"]) if p != "")
-        lines.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
-    return "invalid parameters:\n  " + "\n  ".join(lines)
-
-
-def validate(model: type[BaseModel], raw: Any, key_path: str) -> Any:
-    """Validate ``raw`` against ``model``; ``ValueError`` names the key path and allowed values."""
-    if isinstance(raw, model):
-        return raw
-    try:
-        return model.model_validate(dict(raw or {}))
-    except ValidationError as exc:
-        raise ValueError(format_errors(exc, key_path)) from None
+_Strict = StrictModel
 
 
 # ----------------------------------------------------------------------------------- sample
