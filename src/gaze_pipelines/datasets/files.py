@@ -11,7 +11,9 @@ from kedro.io.core import AbstractVersionedDataset, Version, get_filepath_str, g
 from gaze_pipelines.core.io import atomic_write_bytes
 
 
-class _FileDataset(AbstractVersionedDataset):
+class VersionedFileDataset(AbstractVersionedDataset):
+    """Shared base of single-file versioned datasets: fsspec protocol, paths, existence."""
+
     def __init__(
         self,
         *,
@@ -30,7 +32,7 @@ class _FileDataset(AbstractVersionedDataset):
             glob_function=self._fs.glob,
         )
 
-    def _full(self, path: PurePosixPath) -> str:
+    def _full_path(self, path: PurePosixPath) -> str:
         return get_filepath_str(path, self._protocol)
 
     def _describe(self) -> dict[str, Any]:
@@ -41,18 +43,18 @@ class _FileDataset(AbstractVersionedDataset):
         }
 
     def _read(self) -> bytes:
-        with self._fs.open(self._full(self._get_load_path()), "rb") as fh:
+        with self._fs.open(self._full_path(self._get_load_path()), "rb") as fh:
             return fh.read()
 
     def _write(self, data: bytes) -> None:
-        path = self._full(self._get_save_path())
+        path = self._full_path(self._get_save_path())
         atomic_write_bytes(path if self._protocol == "file" else f"{self._protocol}://{path}", data)
 
     def _exists(self) -> bool:
-        return self._fs.exists(self._full(self._get_load_path()))
+        return self._fs.exists(self._full_path(self._get_load_path()))
 
 
-class BytesDataset(_FileDataset):
+class BytesDataset(VersionedFileDataset):
     """A file as raw bytes (e.g. an encoded PNG), written atomically."""
 
     def load(self) -> bytes:
@@ -64,7 +66,7 @@ class BytesDataset(_FileDataset):
         self._write(bytes(data))
 
 
-class AtomicTextDataset(_FileDataset):
+class AtomicTextDataset(VersionedFileDataset):
     """A UTF-8 text file written atomically (temp file + rename)."""
 
     def load(self) -> str:

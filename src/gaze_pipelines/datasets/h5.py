@@ -30,10 +30,11 @@ import fsspec
 import h5py
 import numpy as np
 import pandas as pd
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version, get_protocol_and_path
+from kedro.io.core import DatasetError, Version, get_protocol_and_path
 
 from gaze_pipelines.core.io import atomic_path
 from gaze_pipelines.core.progress import progress
+from gaze_pipelines.datasets.files import VersionedFileDataset
 
 logger = logging.getLogger(__name__)
 
@@ -291,36 +292,8 @@ def write_nvgaze_h5(
         fs.mv(tmp_remote, fs_path)
 
 
-class _H5DatasetBase(AbstractVersionedDataset):
-    def __init__(
-        self,
-        *,
-        filepath: str,
-        version: Version | None,
-        metadata: dict[str, Any] | None,
-    ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol)
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
-
-    def _full_path(self, path: PurePosixPath) -> str:
-        if self._protocol in ("file", "local"):
-            return str(path)
-        return f"{self._protocol}://{path}"
-
-    def _exists(self) -> bool:
-        try:
-            load_path = self._get_load_path()
-        except DatasetError:
-            return False
-        return self._fs.exists(str(load_path))
+class _H5DatasetBase(VersionedFileDataset):
+    """Versioned H5 file datasets (paths and existence from the shared file base)."""
 
 
 class NvGazeH5Dataset(_H5DatasetBase):

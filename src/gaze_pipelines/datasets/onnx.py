@@ -11,12 +11,12 @@ from typing import Any
 
 from kedro.io.core import DatasetError, Version
 
-from gaze_pipelines.datasets.files import _FileDataset
+from gaze_pipelines.datasets.files import VersionedFileDataset
 
 _PROTOBUF_LIMIT = 2**31 - 1
 
 
-class OnnxModelDataset(_FileDataset):
+class OnnxModelDataset(VersionedFileDataset):
     """An ONNX model file as an ``onnx.ModelProto``.
 
     Example catalog entry::

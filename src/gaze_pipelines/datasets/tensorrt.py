@@ -16,10 +16,10 @@ from kedro.io.core import DatasetError, Version
 
 from gaze_pipelines.core.export import ModelInterface, TensorRTEngine
 from gaze_pipelines.core.io import atomic_write_bytes
-from gaze_pipelines.datasets.files import _FileDataset
+from gaze_pipelines.datasets.files import VersionedFileDataset
 
 
-class TensorRTEngineDataset(_FileDataset):
+class TensorRTEngineDataset(VersionedFileDataset):
     """A serialized TensorRT engine plus ``<file>.json`` metadata.
 
     Example catalog entry::
@@ -46,7 +46,7 @@ class TensorRTEngineDataset(_FileDataset):
     def load(self) -> TensorRTEngine:
         """Read the engine and its sidecar (an engine without sidecar loads with defaults)."""
         engine = self._read()
-        side = self._full(self._sidecar(self._get_load_path()))
+        side = self._full_path(self._sidecar(self._get_load_path()))
         meta: dict[str, Any] = {}
         if self._fs.exists(side):
             with self._fs.open(side, "r") as fh:
@@ -69,7 +69,7 @@ class TensorRTEngineDataset(_FileDataset):
             (save_path, data.engine),
             (self._sidecar(save_path), json.dumps(data.metadata(), indent=2).encode("utf-8")),
         ):
-            full = self._full(path)
+            full = self._full_path(path)
             atomic_write_bytes(
                 full if self._protocol == "file" else f"{self._protocol}://{full}", raw
             )
