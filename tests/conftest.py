@@ -89,6 +89,13 @@ class KedroProject:
         """A path inside the project."""
         return self.root.joinpath(*parts)
 
+    def latest(self, *parts: str) -> Path:
+        """The newest version of a versioned dataset file (``<file>/<version>/<file>``)."""
+        folder = self.path(*parts)
+        versions = sorted(v for v in folder.iterdir() if (v / folder.name).exists())
+        assert versions, f"{folder} holds no saved version"
+        return versions[-1] / folder.name
+
 
 @pytest.fixture
 def kedro_project(tmp_path: Path) -> KedroProject:

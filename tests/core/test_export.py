@@ -254,6 +254,71 @@ def test_int8_calibration_methods(gaze_onnx, gaze_data, method):
     assert not result.ranges.loc[result.ranges["kind"] == "weight", "per_channel"].any()
 
 
+def _optimized_ops(model) -> list[str]:
+    """Op types onnxruntime's CPU provider runs after its graph optimizations."""
+    import tempfile  # noqa: PLC0415
+
+    import onnxruntime as ort  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.optimized_model_filepath = f"{tmp}/opt.onnx"
+        ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        return [n.op_type for n in onnx.load(f"{tmp}/opt.onnx").graph.node]
+
+
+def test_int8_cpu_scheme_is_asymmetric_uint8_and_fuses_relu(gaze_model, gaze_onnx, gaze_data):
+    cal = ex.calibration_batches([gaze_data], cal_batches=2, cal_batch_size=16)
+    calibrated = ex.calibrate_int8(gaze_onnx, cal, method="minmax")
+    s8 = ex.quantize_int8(gaze_onnx, calibrated=calibrated, scheme="s8s8")
+    u8 = ex.quantize_int8(gaze_onnx, calibrated=calibrated, scheme="u8s8")
+    assert u8.summary["scheme"] == "u8s8" and s8.summary["scheme"] == "s8s8"
+    ranges = u8.ranges
+    acts = ranges[ranges["kind"] == "activation"]
+    weights = ranges[ranges["kind"] == "weight"]
+    kernels = weights[weights["per_channel"]]  # conv / dense kernels (the BN Mul constant is not)
+    assert set(acts["qtype"]) == {"uint8"} and set(kernels["qtype"]) == {"int8"}
+    assert len(kernels) == 8 and (kernels["zero_point_max_abs"] == 0).all()  # symmetric weights
+    # ReLU outputs never go negative: zero point = qmin = 0, range starts at 0 exactly
+    relu_like = acts[acts["observed_min"] >= 0]
+    assert len(relu_like) and (relu_like["zero_point"] == 0).all()
+    assert (relu_like["range_min"] == 0).all()
+    # the uint8 range covers what calibration saw (minmax: no clipping), up to one step
+    step = acts["scale"]
+    assert (acts["range_max"] >= acts["observed_max"] - step).all()
+    assert (acts["range_min"] <= acts["observed_min"] + step).all()
+
+    # the same calibration feeds both schemes: identical thresholds; U8S8 quantizes fewer
+    # tensors (a Conv output feeding a ReLU shares the ReLU's uint8 parameters)
+    def thresholds(result):
+        t = result.ranges[result.ranges["kind"] == "activation"]
+        return t.set_index("tensor")["calib_amax"].sort_index()
+
+    t8, tu = thresholds(s8), thresholds(u8)
+    assert set(tu.index) < set(t8.index)
+    pd.testing.assert_series_equal(t8[tu.index], tu)
+    # onnxruntime folds every ReLU into the U8S8 QLinearConv / QLinearMatMul; the symmetric
+    # S8S8 graph keeps each ReLU in float between a DequantizeLinear and a QuantizeLinear
+    s8_ops, u8_ops = _optimized_ops(s8.model), _optimized_ops(u8.model)
+    assert u8_ops.count("QLinearConv") == 6 and "Relu" not in u8_ops
+    assert s8_ops.count("Relu") == 8
+    assert (
+        u8_ops.count("QuantizeLinear") + u8_ops.count("DequantizeLinear")
+        < (s8_ops.count("QuantizeLinear") + s8_ops.count("DequantizeLinear")) / 3
+    )
+    ref = KerasPredictor(gaze_model).predict(gaze_data)
+    got = OnnxPredictor(u8.model).predict(gaze_data)
+    assert np.abs(got - ref).max() < 0.1 * max(1.0, float(np.abs(ref).max()))
+
+
+def test_int8_rejects_unknown_scheme(gaze_onnx, gaze_data):
+    with pytest.raises(ValueError, match="s8s8.*u8s8"):
+        ex.quantize_int8(gaze_onnx, [gaze_data], scheme="int4")
+    with pytest.raises(ValueError, match="calibration"):
+        ex.quantize_int8(gaze_onnx)
+
+
 def test_int8_rejects_unknown_method(gaze_onnx, gaze_data):
     with pytest.raises(ValueError, match="entropy.*minmax.*percentile"):
         ex.quantize_int8(gaze_onnx, [gaze_data], method="kl")

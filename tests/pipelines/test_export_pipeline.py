@@ -72,7 +72,17 @@ def test_export_pipeline_runs_and_reports():
     pipe = create_export_pipeline("toy", evaluate=_kpi, evaluate_inputs=["toy_eval"])
     names = export_dataset_names("toy")
     assert set(pipe.all_outputs()) == {
-        names[k] for k in ("onnx", "parity", "int8", "ranges", "report", "report_md")
+        names[k]
+        for k in (
+            "onnx",
+            "parity",
+            "int8",
+            "ranges",
+            "int8_cpu",
+            "ranges_cpu",
+            "report",
+            "report_md",
+        )
     }
     assert all("toy_export" in n.tags for n in pipe.nodes)
     catalog, _ = _catalog(params)
@@ -84,8 +94,11 @@ def test_export_pipeline_runs_and_reports():
     assert catalog[names["parity"]].load()["passed"]
     ranges = catalog[names["ranges"]].load()
     assert isinstance(ranges, pd.DataFrame) and (ranges["zero_point_max_abs"] == 0).all()
+    cpu_ranges = catalog[names["ranges_cpu"]].load()
+    assert set(cpu_ranges.loc[cpu_ranges["kind"] == "activation", "qtype"]) == {"uint8"}
+    assert ex.read_interface(catalog[names["int8_cpu"]].load()) is not None
     report = catalog[names["report"]].load()
-    assert list(report["format"]) == ["keras", "onnx", "onnx_int8"]
+    assert list(report["format"]) == ["keras", "onnx", "onnx_int8", "onnx_int8_cpu"]
     assert {
         "mean_abs",
         "mean_abs_delta_rel",
@@ -95,7 +108,11 @@ def test_export_pipeline_runs_and_reports():
         "intra_op_num_threads",
     } <= set(report.columns)
     assert report.loc[report["format"] == "onnx", "max_abs_diff"].iloc[0] <= 1e-4
-    assert catalog[names["report_md"]].load().startswith("# toy export: keras vs onnx vs onnx_int8")
+    assert (
+        catalog[names["report_md"]]
+        .load()
+        .startswith("# toy export: keras vs onnx vs onnx_int8 vs onnx_int8_cpu")
+    )
 
 
 def test_export_pipeline_rejects_bad_params_with_key_path():

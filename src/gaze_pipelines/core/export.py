@@ -22,10 +22,11 @@ input_shapes=None) -> ModelInterface``
     tf2onnx ``from_function`` with an explicit input signature, dynamic batch (dim ``batch``),
     opset 17-18, layout transposes inside the graph, names kept, checked with the ONNX checker.
 
-``quantize_int8(model, calibration, *, method="entropy", per_channel=True, percentile=99.999,
-op_types=None, nodes_to_exclude=None, preprocess=True, keep_output_layers_float=True)
--> Int8Result``
-    onnxruntime ``quantize_static``: QDQ format, symmetric QInt8 activations and weights
+``quantize_int8(model, calibration, *, scheme="s8s8", reduce_range=False, calibrated=None,
+method="entropy", per_channel=True, percentile=99.999, op_types=None, nodes_to_exclude=None,
+preprocess=True, keep_output_layers_float=True) -> Int8Result``
+    onnxruntime ``quantize_static``. ``scheme="s8s8"`` (TensorRT's, the default): QDQ format,
+    symmetric QInt8 activations and weights
     (``ActivationSymmetric`` / ``WeightSymmetric``, all zero points 0), per-channel weights,
     calibration method entropy | minmax | percentile over ``calibration`` (an iterable of input
     dicts, Keras- or ONNX-named). ``Int8Result.model`` is the Q/DQ ``ModelProto``,
@@ -34,6 +35,12 @@ op_types=None, nodes_to_exclude=None, preprocess=True, keep_output_layers_float=
     CSV next to the model. Entropy is TensorRT's KL search (``core.calibration``). The layers
     computing the outputs stay float by default (``output_layer_nodes``): one INT8 scale over
     an output that mixes units (GazeNet's mm and radians) would zero the small ones.
+    ``scheme="u8s8"`` is onnxruntime's x86 CPU scheme: asymmetric QUInt8 activations (a
+    tensor that never goes negative gets zero point 0 = qmin, so ReLU folds into
+    ``QLinearConv``) and symmetric per-channel QInt8 weights; several times faster than S8S8 on
+    onnxruntime's CPU provider, but not a TensorRT input. ``calibrate_int8(model, calibration,
+    ...) -> Int8Calibration`` runs the (expensive) calibration once; pass it as ``calibrated=``
+    to build both schemes from it.
     ``calibration_batches(batches, cal_batches, cal_batch_size)`` re-batches any stream of input
     dicts (e.g. the training split) into exactly that many calibration batches.
 
@@ -60,7 +67,7 @@ and the allowed values.
 
 Predictors (``gaze_pipelines.core.predict``): ``KerasPredictor``, ``OnnxPredictor`` (onnxruntime,
 threads and graph optimization level), ``TensorRTPredictor`` and ``load_predictor(model_format,
-model, **options)`` for ``model_format`` keras | onnx | onnx_int8 | tensorrt.
+model, **options)`` for ``model_format`` keras | onnx | onnx_int8 | onnx_int8_cpu | tensorrt.
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ from gaze_pipelines.params_common import StrictModel, validate
 logger = logging.getLogger(__name__)
 
 INTERFACE_KEY = "gaze_pipelines.interface"
-MODEL_FORMATS = ("keras", "onnx", "onnx_int8", "tensorrt")
+INT8_SCHEMES = ("s8s8", "u8s8")  # TensorRT (symmetric) | onnxruntime x86 CPU (asymmetric)
 CALIBRATION_METHODS = ("entropy", "minmax", "percentile")
 MIN_OPSET, MAX_OPSET = 17, 18  # tf2onnx 1.17 converts up to opset 18
 
@@ -557,9 +564,11 @@ def qdq_ranges_table(
 ) -> pd.DataFrame:
     """One row per quantized tensor of a Q/DQ model.
 
-    Columns: tensor, kind (activation | weight | bias), qtype, per_channel, channels,
-    observed_min/observed_max (seen during calibration), calib_amax (the method's threshold on
-    |x|), amax (127 x scale: the range the INT8 tensor covers), scale (scale_min/scale_max for
+    Columns: tensor, kind (activation | weight | bias), qtype (int8 | uint8), per_channel,
+    channels, observed_min/observed_max (seen during calibration), calib_amax (the method's
+    threshold on |x|), amax (symmetric: 127 x scale; asymmetric: the larger end of the range),
+    range_min/range_max (the float range the integer type covers: scale x (qmin/qmax - zero
+    point), the largest scale for per-channel weights), scale (scale_min/scale_max for
     per-channel weights), zero_point (0: symmetric), method.
     """
     inits = _initializers(model.graph)
@@ -580,9 +589,13 @@ def qdq_ranges_table(
         zp_arr = inits.get(node.input[2]) if len(node.input) > 2 else None
         zp = np.atleast_1d(zp_arr) if zp_arr is not None else np.zeros(1, np.int8)
         qtype = str(zp.dtype)
-        qmax = (
-            float(np.iinfo(zp.dtype).max) if np.issubdtype(zp.dtype, np.integer) else float("nan")
-        )
+        integer = np.issubdtype(zp.dtype, np.integer)
+        qmin = float(np.iinfo(zp.dtype).min) if integer else float("nan")
+        qmax = float(np.iinfo(zp.dtype).max) if integer else float("nan")
+        zp0 = float(zp.flat[0]) if zp.size else 0.0
+        range_min = float(scale.max() * (qmin - zp0))
+        range_max = float(scale.max() * (qmax - zp0))
+        symmetric = bool(np.all(zp == 0)) and qmin < 0
         if node.op_type == "QuantizeLinear":
             kind = "activation"
         elif np.issubdtype(inits[tensor].dtype, np.int32):
@@ -600,7 +613,15 @@ def qdq_ranges_table(
                 "observed_min": float(lo),
                 "observed_max": float(hi),
                 "calib_amax": float((thresholds or {}).get(name, np.nan)),
-                "amax": float(scale.max() * qmax) if kind != "bias" else float("nan"),
+                "amax": (
+                    float("nan")
+                    if kind == "bias"
+                    else float(scale.max() * qmax)
+                    if symmetric
+                    else max(abs(range_min), abs(range_max))
+                ),
+                "range_min": range_min if kind != "bias" else float("nan"),
+                "range_max": range_max if kind != "bias" else float("nan"),
                 "scale": float(scale[0]) if scale.size == 1 else float("nan"),
                 "scale_min": float(scale.min()),
                 "scale_max": float(scale.max()),
@@ -619,6 +640,8 @@ def qdq_ranges_table(
         "observed_max",
         "calib_amax",
         "amax",
+        "range_min",
+        "range_max",
         "scale",
         "scale_min",
         "scale_max",
@@ -677,10 +700,9 @@ def _calibrate(
     num_bins: int,
     num_quantized_bins: int,
     percentile: float,
-) -> tuple[Any, dict[str, tuple[float, float]], dict[str, float]]:
-    """Run onnxruntime's calibrator; return its TensorsData, observed ranges and thresholds."""
+) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    """Run onnxruntime's calibrator; return the observed ranges and the thresholds (amax)."""
     from onnxruntime.quantization import CalibrationMethod, create_calibrator  # noqa: PLC0415
-    from onnxruntime.quantization.calibrate import TensorData, TensorsData  # noqa: PLC0415
 
     from gaze_pipelines.core.calibration import entropy_amax, percentile_amax  # noqa: PLC0415
 
@@ -721,14 +743,7 @@ def _calibrate(
             observed[name] = (lo, hi)
             thresholds[name] = min(amax, max(abs(lo), abs(hi)))
     del calibrator
-    tensors = TensorsData(
-        _calibrate_method(method),
-        {
-            name: TensorData(lowest=np.array(-amax, np.float32), highest=np.array(amax, np.float32))
-            for name, amax in thresholds.items()
-        },
-    )
-    return tensors, observed, thresholds
+    return observed, thresholds
 
 
 _OUTPUT_PASS_THROUGH = {
@@ -782,12 +797,31 @@ def _default_op_types() -> list[str]:
     return sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
 
 
-def quantize_int8(
+@dataclass
+class Int8Calibration:
+    """Activation statistics of one calibration run, reusable by every INT8 scheme.
+
+    ``model`` is the pre-processed FP32 graph the statistics belong to (tensor names refer to
+    it), ``observed`` the min/max each tensor took, ``thresholds`` the method's clipping
+    threshold on |x| (TensorRT's amax).
+    """
+
+    model: Any
+    method: str
+    ops: list[str]
+    excluded: list[str]
+    observed: dict[str, tuple[float, float]]
+    thresholds: dict[str, float]
+    num_bins: int | None
+    batches: int
+    samples: int
+
+
+def calibrate_int8(
     model: Any,
     calibration: Sequence[Mapping[str, np.ndarray]],
     *,
     method: str = "entropy",
-    per_channel: bool = True,
     percentile: float = 99.999,
     num_bins: int | None = None,
     num_quantized_bins: int = 128,
@@ -795,21 +829,19 @@ def quantize_int8(
     nodes_to_exclude: Sequence[str] | None = None,
     preprocess: bool = True,
     keep_output_layers_float: bool = True,
-) -> Int8Result:
-    """Symmetric QInt8 Q/DQ quantization calibrated on ``calibration`` (see module docstring).
+) -> Int8Calibration:
+    """Collect activation ranges on ``calibration`` (the expensive half of ``quantize_int8``).
 
     Activation ranges: ``minmax`` from onnxruntime's min/max calibrator; ``entropy`` (TensorRT's
     KL search, ``core.calibration.entropy_amax``) and ``percentile`` from histograms of |x|
     (``num_bins``, default 2048) collected by onnxruntime's histogram calibrator. onnxruntime's
     own entropy search is not used: ``quantize_static`` does not forward ``num_bins`` (with its
     128 bins and 128 quantized bins it degenerates to min/max) and with 2048 bins it is pure
-    Python and takes minutes. The ranges reach ``quantize_static`` through its calibration cache.
+    Python and takes minutes.
     """
     import onnx  # noqa: PLC0415
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static  # noqa: PLC0415
-    from onnxruntime.quantization.calibrate import save_tensors_data  # noqa: PLC0415
 
-    calibrate_method = _calibrate_method(method)
+    _calibrate_method(method)  # fail early on an unknown method
     calibration = list(calibration)
     if not calibration:
         raise ValueError("quantize_int8 needs at least one calibration batch")
@@ -826,12 +858,10 @@ def quantize_int8(
     if keep_output_layers_float:
         excluded += [n for n in output_layer_nodes(model) if n not in excluded]
     ops = list(op_types) if op_types else _default_op_types()
-    with tempfile.TemporaryDirectory(prefix="gp_quant_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gp_calib_") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
-        out_path = Path(tmp) / "int8.onnx"
-        cache_path = Path(tmp) / "calibration.json"
         onnx.save_model(model, str(fp32_path))
-        tensors, observed, thresholds = _calibrate(
+        observed, thresholds = _calibrate(
             fp32_path,
             ops,
             reader,
@@ -841,39 +871,144 @@ def quantize_int8(
             num_quantized_bins=num_quantized_bins,
             percentile=percentile,
         )
+    return Int8Calibration(
+        model=model,
+        method=method,
+        ops=ops,
+        excluded=excluded,
+        observed=observed,
+        thresholds=thresholds,
+        num_bins=None if method == "minmax" else int(num_bins or 2048),
+        batches=len(calibration),
+        samples=int(sum(len(next(iter(b.values()))) for b in calibration)),
+    )
+
+
+def _scheme_ranges(calib: Int8Calibration, scheme: str) -> dict[str, tuple[float, float]]:
+    """(lowest, highest) per tensor: +-amax (s8s8) or the observed range clipped to amax (u8s8).
+
+    For ``u8s8`` a tensor that never went negative (ReLU outputs) gets ``lowest = 0``, so its
+    zero point is 0 = qmin and onnxruntime folds the ReLU into the quantized convolution.
+    """
+    ranges: dict[str, tuple[float, float]] = {}
+    for name, amax in calib.thresholds.items():
+        if scheme == "s8s8":
+            ranges[name] = (-amax, amax)
+            continue
+        lo, hi = calib.observed.get(name, (-amax, amax))
+        lowest = 0.0 if lo >= 0.0 else max(lo, -amax)
+        highest = max(min(hi, amax), 0.0)
+        if highest <= lowest:
+            highest = lowest + max(amax, 1e-8)
+        ranges[name] = (lowest, highest)
+    return ranges
+
+
+def quantize_int8(
+    model: Any,
+    calibration: Sequence[Mapping[str, np.ndarray]] | None = None,
+    *,
+    scheme: str = "s8s8",
+    reduce_range: bool = False,
+    calibrated: Int8Calibration | None = None,
+    method: str = "entropy",
+    per_channel: bool = True,
+    percentile: float = 99.999,
+    num_bins: int | None = None,
+    num_quantized_bins: int = 128,
+    op_types: Sequence[str] | None = None,
+    nodes_to_exclude: Sequence[str] | None = None,
+    preprocess: bool = True,
+    keep_output_layers_float: bool = True,
+) -> Int8Result:
+    """Q/DQ INT8 model of ``model`` calibrated on ``calibration`` (see module docstring).
+
+    ``scheme``: ``s8s8`` (default) is the TensorRT scheme: symmetric QInt8 activations and
+    weights, every zero point 0, what a strongly typed TensorRT engine needs. ``u8s8`` is
+    onnxruntime's x86 CPU scheme: asymmetric QUInt8 activations (ReLU outputs start at the zero
+    point, so Conv+ReLU fuse into one ``QLinearConv``) and symmetric QInt8 weights; not for
+    TensorRT. ``reduce_range`` (7-bit weights) avoids the U8S8 saturation of AVX2 / AVX-512 CPUs
+    without VNNI. Pass ``calibrated`` (from ``calibrate_int8``) to build several schemes from one
+    calibration run; otherwise the calibration keyword arguments are those of
+    ``calibrate_int8``. The ranges reach ``quantize_static`` through its calibration cache.
+    """
+    import onnx  # noqa: PLC0415
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static  # noqa: PLC0415
+    from onnxruntime.quantization.calibrate import (  # noqa: PLC0415
+        TensorData,
+        TensorsData,
+        save_tensors_data,
+    )
+
+    if scheme not in INT8_SCHEMES:
+        raise ValueError(f"INT8 scheme must be one of {list(INT8_SCHEMES)}, got {scheme!r}")
+    interface = read_interface(model)
+    if calibrated is None:
+        if calibration is None:
+            raise ValueError("quantize_int8 needs calibration batches or a calibrated result")
+        calibrated = calibrate_int8(
+            model,
+            calibration,
+            method=method,
+            percentile=percentile,
+            num_bins=num_bins,
+            num_quantized_bins=num_quantized_bins,
+            op_types=op_types,
+            nodes_to_exclude=nodes_to_exclude,
+            preprocess=preprocess,
+            keep_output_layers_float=keep_output_layers_float,
+        )
+    calib = calibrated
+    symmetric = scheme == "s8s8"
+    ranges = _scheme_ranges(calib, scheme)
+    tensors = TensorsData(
+        _calibrate_method(calib.method),
+        {
+            name: TensorData(lowest=np.array(lo, np.float32), highest=np.array(hi, np.float32))
+            for name, (lo, hi) in ranges.items()
+        },
+    )
+    with tempfile.TemporaryDirectory(prefix="gp_quant_") as tmp:
+        fp32_path = Path(tmp) / "fp32.onnx"
+        out_path = Path(tmp) / "int8.onnx"
+        cache_path = Path(tmp) / "calibration.json"
+        onnx.save_model(calib.model, str(fp32_path))
         save_tensors_data(tensors, cache_path)
         quantize_static(
             str(fp32_path),
             str(out_path),
             None,
             quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
+            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
-            reduce_range=False,
-            op_types_to_quantize=ops,
-            nodes_to_exclude=excluded or None,
-            calibrate_method=calibrate_method,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            reduce_range=reduce_range,
+            op_types_to_quantize=calib.ops,
+            nodes_to_exclude=calib.excluded or None,
+            calibrate_method=_calibrate_method(calib.method),
+            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
             calibration_cache_path=str(cache_path),
         )
         qmodel = onnx.load_model(str(out_path))
+    interface = interface or read_interface(calib.model)
     if interface is not None:
         write_interface(qmodel, interface)
     onnx.checker.check_model(qmodel)
-    ranges = qdq_ranges_table(qmodel, observed, thresholds, method)
-    if ranges.empty:
+    table = qdq_ranges_table(qmodel, calib.observed, calib.thresholds, calib.method)
+    if table.empty:
         raise RuntimeError(
             "quantize_static inserted no Q/DQ nodes: nothing in the graph was quantized"
         )
     summary = {
-        "method": method,
+        "scheme": scheme,
+        "method": calib.method,
         "per_channel": per_channel,
-        "num_bins": None if method == "minmax" else int(num_bins or 2048),
-        "calibration_batches": len(calibration),
-        "calibration_samples": int(sum(len(next(iter(b.values()))) for b in calibration)),
-        "quantized_tensors": int(len(ranges)),
-        "float_nodes": excluded,
+        "reduce_range": reduce_range,
+        "num_bins": calib.num_bins,
+        "calibration_batches": calib.batches,
+        "calibration_samples": calib.samples,
+        "quantized_tensors": int(len(table)),
+        "float_nodes": calib.excluded,
         "quantized_ops": sorted(
             {
                 n.op_type
@@ -883,13 +1018,14 @@ def quantize_int8(
         ),
     }
     logger.info(
-        "INT8 (%s, per_channel=%s): %d Q/DQ tensors, ops %s",
-        method,
+        "INT8 %s (%s, per_channel=%s): %d Q/DQ tensors, ops %s",
+        scheme,
+        calib.method,
         per_channel,
-        len(ranges),
+        len(table),
         summary["quantized_ops"],
     )
-    return Int8Result(qmodel, ranges, summary)
+    return Int8Result(qmodel, table, summary)
 
 
 def qdq_zero_points(model: Any) -> dict[str, np.ndarray]:
@@ -1178,6 +1314,9 @@ class Int8Params(StrictModel):
     num_bins: int | None = Field(None, ge=128)
     num_quantized_bins: int = Field(128, ge=32)
     per_channel: bool = True
+    # the onnxruntime CPU model (U8S8): 7-bit weights for x86 CPUs without VNNI (AVX2 and
+    # AVX-512 without VNNI saturate U8S8 products); keep false on VNNI CPUs
+    cpu_reduce_range: bool = False
     op_types_to_quantize: list[str] | None = None
     nodes_to_exclude: list[str] = Field(default_factory=list)
     preprocess: bool = True

@@ -266,19 +266,20 @@ class TensorRTPredictor(_ExportedPredictor):
         }
 
 
-MODEL_FORMATS = ("keras", "onnx", "onnx_int8", "tensorrt")
+# onnx_int8: the symmetric (TensorRT) Q/DQ model; onnx_int8_cpu: the U8S8 onnxruntime CPU model
+MODEL_FORMATS = ("keras", "onnx", "onnx_int8", "onnx_int8_cpu", "tensorrt")
 
 
 def load_predictor(model_format: str, model: Any, **options: Any) -> Predictor:
-    """A ``Predictor`` for a loaded model of ``model_format`` (keras | onnx | onnx_int8 | tensorrt).
+    """A ``Predictor`` for a loaded model of ``model_format`` (one of ``MODEL_FORMATS``).
 
     ``options`` go to the predictor: ``batch_size`` (keras, onnx), onnxruntime session options
-    for onnx / onnx_int8 (``intra_op_num_threads``, ``graph_optimization_level``, ...),
+    for the ONNX formats (``intra_op_num_threads``, ``graph_optimization_level``, ...),
     ``device`` for tensorrt.
     """
     if model_format == "keras":
         return KerasPredictor(model, **options)
-    if model_format in ("onnx", "onnx_int8"):
+    if model_format in ("onnx", "onnx_int8", "onnx_int8_cpu"):
         return OnnxPredictor(model, **options)
     if model_format == "tensorrt":
         return TensorRTPredictor(model, **options)

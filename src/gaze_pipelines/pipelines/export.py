@@ -15,7 +15,13 @@ A family plugs in with three things (see ``pipelines/gazenet/nodes_export.py``):
 
     <family>_model --export_onnx--> <family>_onnx_model --quantize--> <family>_onnx_int8_model
                                                                      + <family>_int8_calibration_ranges
-    parity + KPIs + latency of keras / onnx / onnx_int8 --> <family>_export_report (+ _md)
+                                                                     + <family>_onnx_int8_cpu_model
+                                                                     + <family>_int8_cpu_calibration_ranges
+    parity + KPIs + latency of keras / onnx / onnx_int8 / onnx_int8_cpu --> <family>_export_report
+
+``onnx_int8`` is the symmetric S8S8 Q/DQ model (all zero points 0) that TensorRT builds its INT8
+engine from; ``onnx_int8_cpu`` is onnxruntime's x86 scheme (U8S8: asymmetric uint8 activations,
+symmetric int8 weights) for CPU deployment, from the same calibration run.
 
 and ``create_tensorrt_export_pipeline(family, ...)`` the TensorRT stage
 (``<family>_tensorrt_fp16_engine``, ``<family>_tensorrt_int8_engine``,
@@ -42,6 +48,7 @@ from gaze_pipelines.core.export import (
     Int8Result,
     TensorRTEngine,
     build_tensorrt_engine,
+    calibrate_int8,
     check_parity,
     compare_formats,
     keras_to_onnx,
@@ -125,22 +132,32 @@ def quantize_onnx(
     calibration: list[dict[str, np.ndarray]],
     params: Mapping[str, Any],
     family: str = "model",
-) -> tuple[Any, pd.DataFrame]:
-    """Symmetric QInt8 Q/DQ model and its calibration ranges table."""
+) -> tuple[Any, pd.DataFrame, Any, pd.DataFrame]:
+    """INT8 Q/DQ models from one calibration run: TensorRT's S8S8 and onnxruntime CPU's U8S8."""
     p = _params(params, family).int8
-    result: Int8Result = quantize_int8(
+    calibrated = calibrate_int8(
         onnx_model,
         calibration,
         method=p.calibration_method,
-        per_channel=p.per_channel,
         percentile=p.percentile,
         num_bins=p.num_bins,
+        num_quantized_bins=p.num_quantized_bins,
         op_types=p.op_types_to_quantize,
         nodes_to_exclude=p.nodes_to_exclude,
         preprocess=p.preprocess,
         keep_output_layers_float=p.keep_output_layers_float,
     )
-    return result.model, result.ranges
+    s8s8: Int8Result = quantize_int8(
+        onnx_model, calibrated=calibrated, scheme="s8s8", per_channel=p.per_channel
+    )
+    u8s8: Int8Result = quantize_int8(
+        onnx_model,
+        calibrated=calibrated,
+        scheme="u8s8",
+        per_channel=p.per_channel,
+        reduce_range=p.cpu_reduce_range,
+    )
+    return s8s8.model, s8s8.ranges, u8s8.model, u8s8.ranges
 
 
 def _formats_report(
@@ -189,18 +206,24 @@ def _formats_report(
 
 
 def make_compare_node_func(evaluate: Callable[..., Mapping[str, float]], family: str) -> Callable:
-    """Node function: KPIs, deltas, parity, latency and size of keras / onnx / onnx_int8."""
+    """Node function: KPIs, deltas, parity, latency and size of keras / onnx / the INT8 models."""
 
     def compare_export_formats(
         model: Any,
         onnx_model: Any,
         int8_model: Any,
+        int8_cpu_model: Any,
         calibration: list[dict[str, np.ndarray]],
         params: Mapping[str, Any],
         *evaluate_inputs: Any,
     ) -> tuple[pd.DataFrame, str]:
-        """Side-by-side report of the Keras, FP32 ONNX and INT8 ONNX models."""
-        models = {"keras": model, "onnx": onnx_model, "onnx_int8": int8_model}
+        """Side-by-side report of the Keras, FP32 ONNX and both INT8 ONNX models."""
+        models = {
+            "keras": model,
+            "onnx": onnx_model,
+            "onnx_int8": int8_model,
+            "onnx_int8_cpu": int8_cpu_model,
+        }
         return _formats_report(family, models, evaluate, evaluate_inputs, calibration, params)
 
     compare_export_formats.__name__ = f"compare_{family}_export_formats"
@@ -209,7 +232,7 @@ def make_compare_node_func(evaluate: Callable[..., Mapping[str, float]], family:
 
 def _log_int8_verdict(report: pd.DataFrame, family: str, p: ExportParams) -> None:
     for row in report.itertuples():
-        if row.format in ("onnx_int8", "tensorrt_int8") and not row.kpi_within_tolerance:
+        if "int8" in row.format and not row.kpi_within_tolerance:
             logger.warning(
                 "%s %s: KPIs outside %.1f%% of Keras; see the export report",
                 family,
@@ -286,6 +309,8 @@ def export_dataset_names(family: str) -> dict[str, str]:
         "parity": f"{family}_onnx_parity",
         "int8": f"{family}_onnx_int8_model",
         "ranges": f"{family}_int8_calibration_ranges",
+        "int8_cpu": f"{family}_onnx_int8_cpu_model",
+        "ranges_cpu": f"{family}_int8_cpu_calibration_ranges",
         "report": f"{family}_export_report",
         "report_md": f"{family}_export_report_md",
         "onnx_fp16": f"{family}_onnx_fp16_model",
@@ -328,13 +353,21 @@ def create_export_pipeline(
             node(
                 _bind(quantize_onnx, family=family),
                 [n["onnx"], calibration, n["params"]],
-                [n["int8"], n["ranges"]],
+                [n["int8"], n["ranges"], n["int8_cpu"], n["ranges_cpu"]],
                 name=f"{family}_quantize_int8",
                 tags=tags,
             ),
             node(
                 make_compare_node_func(evaluate, family),
-                [model, n["onnx"], n["int8"], calibration, n["params"], *evaluate_inputs],
+                [
+                    model,
+                    n["onnx"],
+                    n["int8"],
+                    n["int8_cpu"],
+                    calibration,
+                    n["params"],
+                    *evaluate_inputs,
+                ],
                 [n["report"], n["report_md"]],
                 name=f"{family}_compare_formats",
                 tags=tags,

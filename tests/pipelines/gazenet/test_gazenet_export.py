@@ -109,6 +109,8 @@ def test_gazenet_train_export_then_evaluate_int8(kedro_project, tmp_path):
     assert all(np.all(z == 0) for z in qdq_zero_points(int8).values())
     ranges = pd.read_csv(_latest(p("data", "06_models", "gazenet", "gazenet_int8_calibration.csv")))
     assert {"activation", "weight"} <= set(ranges["kind"]) and (ranges["zero_point"] == 0).all()
+    cpu = onnx.load(_latest(p("data", "06_models", "gazenet", "gazenet_int8_cpu.onnx")))
+    assert any(z.dtype == np.uint8 for z in qdq_zero_points(cpu).values())
 
     parity = json.loads(
         p("data", "08_reporting", "gazenet", "export", "onnx_parity.json").read_text()
@@ -117,7 +119,7 @@ def test_gazenet_train_export_then_evaluate_int8(kedro_project, tmp_path):
     report = pd.read_csv(p("data", "08_reporting", "gazenet", "export_report.csv")).set_index(
         "format"
     )
-    assert list(report.index) == ["keras", "onnx", "onnx_int8"]
+    assert list(report.index) == ["keras", "onnx", "onnx_int8", "onnx_int8_cpu"]
     for col in (
         "angle_deg_mean",
         "d_xyz_mm_mean",
@@ -145,4 +147,16 @@ def test_gazenet_train_export_then_evaluate_int8(kedro_project, tmp_path):
     assert kpi["model_format"] == "onnx_int8"
     assert kpi["model"]["angle_deg_mean"] == pytest.approx(
         report.loc["onnx_int8", "angle_deg_mean"], rel=1e-6
+    )
+    kedro_project.run(
+        "run",
+        "--pipeline",
+        "gazenet_evaluate",
+        "--params",
+        "gazenet.evaluate.model_format=onnx_int8_cpu",
+    )
+    kpi = json.loads(p("data", "08_reporting", "gazenet", "testing", "kpi.json").read_text())
+    assert kpi["model_format"] == "onnx_int8_cpu"
+    assert kpi["model"]["angle_deg_mean"] == pytest.approx(
+        report.loc["onnx_int8_cpu", "angle_deg_mean"], rel=1e-6
     )

@@ -89,10 +89,14 @@ def test_nvgaze_sample_to_export(kedro_project):
     assert (data / "08_reporting" / "nvgaze" / "error_vs_gaze_angle.png").stat().st_size > 0
 
     # export: ONNX, INT8 and the side-by-side report
-    assert (data / "06_models" / "nvgaze" / "nvgaze.onnx").is_file()
-    assert (data / "06_models" / "nvgaze" / "nvgaze_int8.onnx").is_file()
+    for name in ("nvgaze.onnx", "nvgaze_int8.onnx", "nvgaze_int8_cpu.onnx"):  # versioned
+        assert kedro_project.latest("data", "06_models", "nvgaze", name).stat().st_size > 0
+    cpu_ranges = pd.read_csv(
+        kedro_project.latest("data", "06_models", "nvgaze", "nvgaze_int8_cpu_ranges.csv")
+    )
+    assert "uint8" in set(cpu_ranges["qtype"])
     exp = pd.read_csv(data / "08_reporting" / "nvgaze" / "export_report.csv")
-    assert set(exp["format"]) == {"keras", "onnx", "onnx_int8"}
+    assert set(exp["format"]) == {"keras", "onnx", "onnx_int8", "onnx_int8_cpu"}
 
     # a bad parameter stops the run at start-up, naming the key and the valid values
     bad = kedro_project.run(

@@ -83,7 +83,7 @@ def test_webcam_sample_then_all_stages(kedro_project):
     report = json.loads((rep / "run_report.json").read_text())
     assert report["pipeline"] == ["webcam_tune"] and "webcam_tune" in report["nodes"]
     export = pd.read_csv(rep / "webcam_export_report.csv")
-    assert export["format"].tolist() == ["keras", "onnx", "onnx_int8"]
+    assert export["format"].tolist() == ["keras", "onnx", "onnx_int8", "onnx_int8_cpu"]
     assert export.set_index("format").loc["onnx", "max_abs_diff"] < 0.05
 
     # The tuned file drops into conf/local (Kedro refuses a key set twice in one environment, so

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from gaze_pipelines.core.predict import MODEL_FORMATS
 from gaze_pipelines.params_common import StrictModel, validate
 
 PHASES = ("training", "validation", "testing", "kpi_testing")
@@ -28,7 +29,6 @@ LOSS_TYPES = ("l1", "rmse", "cosine", "l1_cosine_joint", "l2_cosine_joint", "log
 METRICS = ("logcosh", "rmse", "l1", "loss", "angular_error", "d_xyz")
 NETWORK_INPUTS = ("face_and_eyes_and_fgrid",)
 NORMALIZATION_TYPES = ("zero-one", "[-1,1]", "mean-std", "none")
-MODEL_FORMATS = ("keras", "onnx", "onnx_int8", "tensorrt")
 
 
 def _check_order(obj: Any, low: str, high: str) -> Any:
@@ -543,7 +543,7 @@ class EvaluateParams(_Spec):
     """``gazenet.evaluate``."""
 
     mode: Literal["testing", "kpi_testing"] = "testing"
-    model_format: Literal["keras", "onnx", "onnx_int8", "tensorrt"] = "keras"
+    model_format: Literal[MODEL_FORMATS] = "keras"  # type: ignore[valid-type]
     batch_size: int = Field(64, ge=1, le=65536)
     top_n_users: int = Field(5, ge=1, le=10000)
     head_pose_edges_deg: list[float] = Field(
@@ -568,7 +568,7 @@ class InferenceParams(_Spec):
 
     input_path: str = "data/01_raw/gazenet/inference-set"
     output_dir: str = "data/07_model_output/gazenet/inference"
-    model_format: Literal["keras", "onnx", "onnx_int8", "tensorrt"] = "keras"
+    model_format: Literal[MODEL_FORMATS] = "keras"  # type: ignore[valid-type]
     batch_size: int = Field(32, ge=1, le=65536)
     arrow_length_px: float = Field(80.0, gt=0, le=10000)
     draw_boxes: bool = True
