@@ -1,5 +1,8 @@
 """Batch-1 latency of the NvGaze 127x127 network: Keras, ONNX FP32 and INT8, plain vs cleaned-up graph.
 
+INT8 comes in the export core's two schemes from one calibration: ``int8`` = TensorRT's
+symmetric S8S8 (``onnx_int8``), ``u8s8`` = onnxruntime's CPU scheme (``onnx_int8_cpu``).
+
 Usage::
 
     python benchmarks/nvgaze_latency.py [--model data/06_models/nvgaze/nvgaze.keras/<version>/nvgaze.keras]
@@ -54,7 +57,11 @@ def main() -> None:
 
     import keras  # noqa: PLC0415
 
-    from gaze_pipelines.core.export import keras_to_onnx, quantize_int8  # noqa: PLC0415
+    from gaze_pipelines.core.export import (  # noqa: PLC0415
+        calibrate_int8,
+        keras_to_onnx,
+        quantize_int8,
+    )
     from gaze_pipelines.core.latency import measure_latency  # noqa: PLC0415
     from gaze_pipelines.core.predict import KerasPredictor, OnnxPredictor  # noqa: PLC0415
     from gaze_pipelines.pipelines.nvgaze.model import build_model  # noqa: PLC0415
@@ -77,12 +84,14 @@ def main() -> None:
         "method": params.export.int8.calibration_method,
         "op_types": params.export.int8.op_types_to_quantize,
     }
-    formats = {
-        ("plain", "fp32"): plain,
-        ("plain", "int8"): quantize_int8(plain, batches, **int8_args).model,
-        ("clean", "fp32"): clean,
-        ("clean", "int8"): quantize_int8(clean, batches, **int8_args).model,
-    }
+    formats = {}
+    for graph, onnx_model in (("plain", plain), ("clean", clean)):
+        calibrated = calibrate_int8(onnx_model, batches, **int8_args)
+        formats[(graph, "fp32")] = onnx_model
+        for precision, scheme in (("int8", "s8s8"), ("u8s8", "u8s8")):
+            formats[(graph, precision)] = quantize_int8(
+                onnx_model, calibrated=calibrated, scheme=scheme
+            ).model
     sample = {"image": cal[:32]}
     rows = []
     for threads in args.threads:

@@ -175,6 +175,20 @@ def test_onnx_parity_with_keras(gaze_model, gaze_onnx, gaze_data):
     assert OnnxPredictor(gaze_onnx, batch_size=7).predict(gaze_data).shape == (48, 5)
 
 
+def test_float64_twin_is_the_exact_reference(gaze_model, gaze_onnx, gaze_data):
+    twin = ex.float64_twin(gaze_model)
+    assert {str(w.dtype) for w in twin.weights} == {"float64"}
+    assert [w.name for w in twin.weights] == [w.name for w in gaze_model.weights]
+    exact = ex.float64_outputs(gaze_model, gaze_data)
+    assert exact.dtype == np.float64 and exact.shape == (48, 5)
+    keras_err = np.abs(KerasPredictor(gaze_model).predict(gaze_data) - exact).max()
+    onnx_err = np.abs(OnnxPredictor(gaze_onnx).predict(gaze_data) - exact).max()
+    # both float32 graphs sit within float32 round-off of the float64 model, not further
+    scale = float(np.abs(exact).max())
+    assert 0 < keras_err < 1e-5 * max(1.0, scale)
+    assert 0 < onnx_err < 1e-5 * max(1.0, scale)
+
+
 def test_onnx_channels_last_parity(gaze_model, gaze_data):
     model = ex.keras_to_onnx(gaze_model, channels_last=True, opset=18)
     assert _dims(model.graph.input[0]) == ["batch", SIZE, SIZE, 1]

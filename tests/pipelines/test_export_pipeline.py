@@ -91,7 +91,10 @@ def test_export_pipeline_runs_and_reports():
     SequentialRunner().run(pipe, catalog)
     onnx_model = catalog[names["onnx"]].load()
     assert [i.name for i in onnx_model.graph.input] == ["image:0", "extra"]
-    assert catalog[names["parity"]].load()["passed"]
+    parity = catalog[names["parity"]].load()
+    assert parity["passed"] and parity["float64_reference"]
+    assert parity["onnx_vs_float64_max_abs"] <= 1e-5 * max(1.0, parity["output_abs_max"])
+    assert len(parity["keras_vs_float64_per_output"]) == 2
     ranges = catalog[names["ranges"]].load()
     assert isinstance(ranges, pd.DataFrame) and (ranges["zero_point_max_abs"] == 0).all()
     cpu_ranges = catalog[names["ranges_cpu"]].load()

@@ -1197,6 +1197,44 @@ def build_tensorrt_engine(
 # --------------------------------------------------------------------------------------------
 
 
+def float64_twin(model: Any) -> Any:
+    """A float64 copy of a functional / sequential Keras model (same weights, cast up).
+
+    Every ``dtype`` / dtype policy in the model config becomes ``float64``; used as the exact
+    reference that tells float32 round-off (Keras and ONNX both drift from it) from export errors.
+    """
+    config = model.get_config()
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, dict):
+            for key, value in list(obj.items()):
+                if key == "dtype" and (value == "float32" or isinstance(value, dict)):
+                    obj[key] = "float64"
+                else:
+                    walk(value)
+        elif isinstance(obj, list):
+            for value in obj:
+                walk(value)
+
+    walk(config)
+    twin = model.__class__.from_config(config)
+    twin.set_weights([np.asarray(w, np.float64) for w in model.get_weights()])
+    return twin
+
+
+def float64_outputs(model: Any, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """First output of ``float64_twin(model)`` on Keras-named ``inputs``, as float64."""
+    twin = float64_twin(model)
+    names = [t.name.split(":")[0] for t in twin.inputs]
+    feed = [np.asarray(inputs[n], np.float64) for n in names]
+    out = twin.predict_on_batch(feed if len(feed) > 1 else feed[0])
+    if isinstance(out, (list, tuple)):
+        out = out[0]
+    elif isinstance(out, dict):
+        out = next(iter(out.values()))
+    return np.asarray(out, np.float64)
+
+
 def check_parity(
     reference: Any, candidate: Any, inputs: Mapping[str, np.ndarray]
 ) -> dict[str, Any]:

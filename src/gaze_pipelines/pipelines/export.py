@@ -51,6 +51,7 @@ from gaze_pipelines.core.export import (
     calibrate_int8,
     check_parity,
     compare_formats,
+    float64_outputs,
     keras_to_onnx,
     quantize_int8,
     report_markdown,
@@ -107,24 +108,61 @@ def onnx_parity(
         OnnxPredictor(onnx_model, intra_op_num_threads=p.benchmark.intra_op_num_threads),
         samples,
     )
-    ref_scale = float(np.abs(keras.predict(samples)).max())
+    ref = keras.predict(samples)
+    ref_scale = float(np.abs(ref).max())
     allowed = p.parity_tolerance * max(1.0, ref_scale)
     result.update(
         {
             "tolerance": allowed,
             "output_abs_max": ref_scale,
+            "output_abs_max_per_output": np.abs(ref).reshape(len(ref), -1).max(axis=0).tolist(),
             "passed": result["max_abs_diff"] <= allowed,
         }
     )
+    result.update(_float64_check(model, onnx_model, samples, p))
     if not result["passed"]:
         raise ValueError(
             f"{family}: ONNX output differs from Keras by {result['max_abs_diff']:.3g} "
             f"(allowed {allowed:.3g} = parity_tolerance x max(1, |y|max)); the export is wrong"
         )
     logger.info(
-        "%s ONNX parity: max abs diff %.3g (allowed %.3g)", family, result["max_abs_diff"], allowed
+        "%s ONNX parity: max abs diff %.3g (allowed %.3g); float64 reference: Keras FP32 off by "
+        "%.3g, ONNX FP32 by %.3g",
+        family,
+        result["max_abs_diff"],
+        allowed,
+        result.get("keras_vs_float64_max_abs", float("nan")),
+        result.get("onnx_vs_float64_max_abs", float("nan")),
     )
     return result
+
+
+def _float64_check(
+    model: Any, onnx_model: Any, samples: Mapping[str, np.ndarray], p: ExportParams
+) -> dict[str, Any]:
+    """Distance of Keras FP32 and ONNX FP32 to the float64 model: float32 round-off, measured."""
+    try:
+        exact = float64_outputs(model, samples)
+    except Exception as exc:  # a diagnostic column must not fail the export
+        logger.warning("float64 reference unavailable (%s); parity without it", exc)
+        return {"float64_reference": False}
+    keras_out = KerasPredictor(model).predict(samples).astype(np.float64)
+    onnx_out = OnnxPredictor(
+        onnx_model, intra_op_num_threads=p.benchmark.intra_op_num_threads
+    ).predict(samples)
+    onnx_out = np.asarray(onnx_out, np.float64)
+
+    def per_output(diff: np.ndarray) -> list[float]:
+        return diff.reshape(len(diff), -1).max(axis=0).tolist()
+
+    keras_err, onnx_err = np.abs(keras_out - exact), np.abs(onnx_out - exact)
+    return {
+        "float64_reference": True,
+        "keras_vs_float64_max_abs": float(keras_err.max()),
+        "onnx_vs_float64_max_abs": float(onnx_err.max()),
+        "keras_vs_float64_per_output": per_output(keras_err),
+        "onnx_vs_float64_per_output": per_output(onnx_err),
+    }
 
 
 def quantize_onnx(
