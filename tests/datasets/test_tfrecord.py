@@ -69,3 +69,79 @@ def test_versioned(tmp_path):
     )
     ds.save(__import__("pandas").DataFrame({"v": [1, 2]}))
     assert ds.load()["v"].tolist() == [1, 2]
+
+
+def _reference_example(row, spec):
+    """The record built with TensorFlow's own protobuf classes (the previous encoder)."""
+    import tensorflow as tf
+
+    feats = {}
+    for name, fs in spec.items():
+        v = row[name]
+        vals = [v] if np.isscalar(v) or isinstance(v, (str, bytes)) else list(np.ravel(v))
+        if fs.kind == "bytes":
+            vals = [x.encode() if isinstance(x, str) else bytes(x) for x in vals]
+            feats[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=vals))
+        elif fs.kind == "int64":
+            feats[name] = tf.train.Feature(
+                int64_list=tf.train.Int64List(value=[int(x) for x in vals])
+            )
+        else:
+            feats[name] = tf.train.Feature(
+                float_list=tf.train.FloatList(value=[float(x) for x in vals])
+            )
+    return tf.train.Example(features=tf.train.Features(feature=feats))
+
+
+def test_direct_encoder_parses_to_the_tensorflow_message(tao_fixtures):
+    import tensorflow as tf
+
+    from gaze_pipelines.datasets.tfrecord import encode_example, resolve_feature_spec
+
+    spec = resolve_feature_spec(SPEC)
+    rows = read_tfrecords(str(tao_fixtures / "dataio" / "combined.tfrecords"), spec)
+    edge_spec = {
+        "f": FeatureSpec("float"),
+        "big": FeatureSpec("float"),
+        "i": FeatureSpec("int64", 4),
+        "s": FeatureSpec("bytes"),
+        "b": FeatureSpec("bytes"),
+        "empty": FeatureSpec("float"),
+        "ext": FeatureSpec("int64", 2),
+        "neg": FeatureSpec("int64"),
+    }
+    edges = [
+        {
+            "f": 0.1,
+            "big": 1e39,
+            "i": np.array([-1, 0, 127, 2**62]),
+            "s": "é",
+            "b": b"\x00\xff",
+            "empty": [],
+            "ext": [-(2**63), 2**63 - 1],
+            "neg": -5,
+        },
+        {
+            "f": np.float32(2.5),
+            "big": np.array([3]),
+            "i": [True, False, 128, 300],
+            "s": np.str_("x"),
+            "b": "",
+            "empty": np.zeros(0),
+            "ext": np.array([1, -1]),
+            "neg": np.int64(-(2**40)),
+        },
+    ]
+    cases = [(r, spec) for r in rows.to_dict("records")] + [(r, edge_spec) for r in edges]
+    for row, sp in cases:
+        ours = tf.train.Example.FromString(encode_example(row, sp))
+        assert ours == _reference_example(row, sp)
+
+
+def test_direct_encoder_rejects_out_of_range_int(tmp_path):
+    from gaze_pipelines.datasets.tfrecord import encode_example
+
+    with pytest.raises(DatasetError, match="int64"):
+        encode_example({"v": 2**63}, {"v": FeatureSpec("int64")})
+    with pytest.raises(DatasetError, match="missing feature"):
+        encode_example({}, {"v": FeatureSpec("int64")})

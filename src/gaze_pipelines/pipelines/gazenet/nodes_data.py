@@ -517,19 +517,49 @@ def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.
 # --------------------------------------------------------------------------- 4. normalize
 
 
-def _encode(img: np.ndarray, compression: int) -> bytes:
-    # Huffman-only deflate: ~40% faster than the default strategy at level 1 and smaller files
-    # for these smooth grey crops (measured on the sample).
-    ok, buf = cv2.imencode(
-        ".png",
-        img,
-        [
-            cv2.IMWRITE_PNG_COMPRESSION,
-            compression,
-            cv2.IMWRITE_PNG_STRATEGY,
-            cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
-        ],
+_PNG_STRATEGIES = {
+    "default": cv2.IMWRITE_PNG_STRATEGY_DEFAULT,
+    "filtered": cv2.IMWRITE_PNG_STRATEGY_FILTERED,
+    "huffman_only": cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+    "rle": cv2.IMWRITE_PNG_STRATEGY_RLE,
+    "fixed": cv2.IMWRITE_PNG_STRATEGY_FIXED,
+}
+_PNG_FILTERS = {
+    name: getattr(cv2, const, None)
+    for name, const in (
+        ("none", "IMWRITE_PNG_FILTER_NONE"),
+        ("sub", "IMWRITE_PNG_FILTER_SUB"),
+        ("up", "IMWRITE_PNG_FILTER_UP"),
+        ("avg", "IMWRITE_PNG_FILTER_AVG"),
+        ("paeth", "IMWRITE_PNG_FILTER_PAETH"),
+        ("fast", "IMWRITE_PNG_FAST_FILTERS"),
+        ("all", "IMWRITE_PNG_ALL_FILTERS"),
     )
+}
+
+
+def png_params(p: DatasetConvertParams) -> list[int]:
+    """``cv2.imencode`` options from ``png_compression`` / ``png_strategy`` / ``png_filter``.
+
+    The default (level 1, SUB filter, Huffman-only deflate) encodes the 640x480 normalized frame
+    in ~3 ms instead of ~5 ms (adaptive filters) on the sample, files ~25% larger; lossless either
+    way. OpenCV builds without ``IMWRITE_PNG_FILTER`` (< 4.10) keep libpng's adaptive filter.
+    """
+    out = [
+        cv2.IMWRITE_PNG_COMPRESSION,
+        int(p.png_compression),
+        cv2.IMWRITE_PNG_STRATEGY,
+        _PNG_STRATEGIES[p.png_strategy],
+    ]
+    flt = _PNG_FILTERS.get(p.png_filter)
+    if flt is not None and hasattr(cv2, "IMWRITE_PNG_FILTER"):
+        out += [cv2.IMWRITE_PNG_FILTER, flt]
+    return out
+
+
+def _encode(img: np.ndarray, params: list[int]) -> bytes:
+    """PNG bytes of ``img`` (runs in the worker threads: OpenCV releases the GIL)."""
+    ok, buf = cv2.imencode(".png", img, params)
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()
@@ -598,6 +628,7 @@ def _normalize_user(
 ) -> tuple[list[dict], dict[str, bytes], list[dict]]:
     """Worker: read, check and normalize every frame of one user (runs in a thread; cv2 releases the GIL)."""
     frames, cfg, p, norm_root, maps = task
+    encode_params = png_params(p)
     rows: list[dict] = []
     images: dict[str, bytes] = {}
     rejects: list[dict] = []
@@ -632,7 +663,7 @@ def _normalize_user(
             norm = _norm_frame(row, cfg, img_u, p)
             name = f"{row.frame}.png"  # frame names are unique per user; crops are PNG
             for kind, patch in norm.pop("images").items():
-                images[f"{norm_root}/{kind}/{row.user}/{name}"] = _encode(patch, p.png_compression)
+                images[f"{norm_root}/{kind}/{row.user}/{name}"] = _encode(patch, encode_params)
             res["norm_frame_path"] = f"{norm_root}/frame/{row.user}/{name}"
             res.update(norm)
         rows.append(res)

@@ -1,0 +1,90 @@
+"""FileTreeDataset: parallel writes give the same tree as sequential ones, atomically."""
+
+from __future__ import annotations
+
+import pytest
+from kedro.io import DatasetError
+
+from gaze_pipelines.datasets.file_tree import FileTreeDataset
+
+
+def _tree(n: int = 40) -> dict[str, bytes | str]:
+    files: dict[str, bytes | str] = {
+        f"set/{kind}/u{i % 3}/f{i}.png": bytes([i % 256]) * (100 + i)
+        for i in range(n)
+        for kind in ("face", "leye")
+    }
+    files["set/GT/readme.txt"] = "text é"
+    files["set/view.bin"] = memoryview(b"abc")  # bytes-like objects are written as is
+    return files
+
+
+def _read(root) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _expected(files) -> dict[str, bytes]:
+    return {k: v.encode() if isinstance(v, str) else bytes(v) for k, v in files.items()}
+
+
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+@pytest.mark.parametrize("workers", [1, 8])
+def test_parallel_writes_equal_sequential(tmp_path, mode, workers):
+    files = _tree()
+    FileTreeDataset(path=str(tmp_path / "out"), mode=mode, workers=workers).save(files)
+    assert _read(tmp_path / "out") == _expected(files)
+    assert not [p for p in tmp_path.rglob(".*")]  # no temp or staging files left
+
+
+def test_merge_keeps_other_files_and_replaces_existing(tmp_path):
+    root = tmp_path / "out"
+    (root / "set").mkdir(parents=True)
+    (root / "set" / "keep.txt").write_text("keep")
+    (root / "set" / "f.txt").write_text("old")
+    FileTreeDataset(path=str(root), mode="merge", workers=4).save(
+        {"set/f.txt": "new", "set/a/b.txt": b"b"}
+    )
+    assert _read(root) == {"set/keep.txt": b"keep", "set/f.txt": b"new", "set/a/b.txt": b"b"}
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path):
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "bad.txt").write_text("old")
+
+    def boom() -> bytes:
+        raise OSError("disk on fire")
+
+    files = {f"ok{i}.txt": b"x" for i in range(20)} | {"bad.txt": boom}
+    with pytest.raises(DatasetError, match="disk on fire"):
+        FileTreeDataset(path=str(root), mode="merge", workers=4).save(files)
+    assert (root / "bad.txt").read_text() == "old"  # untouched: never half written
+    assert not list(root.glob(".*"))
+
+
+def test_replace_failure_keeps_previous_tree(tmp_path):
+    root = tmp_path / "out"
+    FileTreeDataset(path=str(root)).save({"a.txt": "v1"})
+    with pytest.raises(DatasetError, match="must be bytes or str"):
+        FileTreeDataset(path=str(root), workers=4).save({"a.txt": "v2", "b.txt": 3})
+    assert _read(root) == {"a.txt": b"v1"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_load_lists_and_reads(tmp_path):
+    FileTreeDataset(path=str(tmp_path / "t")).save({"x/y.bin": b"12"})
+    loaders = FileTreeDataset(path=str(tmp_path / "t")).load()
+    assert list(loaders) == ["x/y.bin"] and loaders["x/y.bin"]() == b"12"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_workers_validated(tmp_path, bad):
+    with pytest.raises(DatasetError, match="workers"):
+        FileTreeDataset(path=str(tmp_path), workers=bad)
+
+
+def test_paths_must_stay_inside(tmp_path):
+    with pytest.raises(DatasetError, match="relative"):
+        FileTreeDataset(path=str(tmp_path / "t"), mode="merge").save({"../x": b""})
