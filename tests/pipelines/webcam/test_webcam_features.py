@@ -155,3 +155,33 @@ def test_dlib_finds_the_rendered_eyes_and_reports_missing_faces():
     with pytest.raises(FeatureError) as err:
         DlibLandmarker("hog")(np.full((240, 320), 128, np.uint8))
     assert err.value.code == "no_face"
+
+
+def _iris_x(crop: np.ndarray) -> float:
+    """Column centroid of the darkest pixels of an eye crop (the iris and pupil)."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float64)
+    band = grey[grey.shape[0] // 4 : 3 * grey.shape[0] // 4]
+    dark = band <= np.percentile(band, 12)
+    return float(np.nonzero(dark)[1].mean())
+
+
+def test_eye_crops_carry_the_gaze_the_iris_moves_with_the_target():
+    # The sample renderer's eyes rotate toward the screen target: looking at the screen's left
+    # edge and then at its right edge (same head pose) moves the iris across both eye crops,
+    # in the mirrored direction (the user's left is the image's right).
+    camera = f3.Camera.default(640, 480)
+    screen = f3.Screen.below_camera()
+    user = f3.sample_user(np.random.default_rng(5), "u")
+    renderer = f3.FaceRenderer(camera, seed=0)
+    t = np.array([0.0, 60.0, 600.0])
+    rot = f3.look_rotation(t, np.zeros(3))
+    iris = {}
+    for name, px in (("left", (40.0, 540.0)), ("right", (1880.0, 540.0))):
+        target = screen.pixel_to_camera(np.array([px]))[0]
+        spec = f3.FrameSpec(rot, t, target, noise_sigma=0.0)
+        geo = f3.frame_geometry(user, spec, camera)
+        lm = FaceLandmarks.from_68(geo["landmarks_2d"], geo["face_bbox_tight"])
+        f = extract_features(renderer.render(user, spec).image, lm)
+        iris[name] = (_iris_x(f["l_eye"]), _iris_x(f["r_eye"]))
+    for eye in (0, 1):
+        assert iris["left"][eye] - iris["right"][eye] > 8.0, iris

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,8 +22,10 @@ from gaze_pipelines.pipelines.webcam.nodes_inference import (
 from gaze_pipelines.pipelines.webcam.params import validate_params
 from gaze_pipelines.pipelines.webcam.training import (
     compile_model,
+    learning_rate,
     make_dataset,
     model_inputs,
+    schedule_callbacks,
     train_variant,
 )
 
@@ -176,3 +179,79 @@ def test_draw_frame_draws_circle_and_inset():
     assert img.shape == (540, 960, 3)
     assert img[300 - 20, 500, 1] == 255  # green ring at radius 20 px on the canvas
     assert (img[:128, :128] == 0).all()  # the 4x inset
+
+
+def test_batch_norm_uses_the_reference_pytorch_momentum_and_is_configurable():
+    p = validate_params({})
+    m = build_model("full", p.models["full"])
+    assert m.get_layer("l_eye_norm1").momentum == pytest.approx(0.9)
+    p = validate_params({"models": {"face": {}, "eyes": {}, "full": {"bn_momentum": 0.99}}})
+    assert build_model("full", p.models["full"]).get_layer("face_aligned_norm2").momentum == 0.99
+
+
+def test_shared_eye_branch_has_one_set_of_weights_for_both_eyes():
+    own = validate_params(TINY)
+    shared = validate_params({**TINY, "models": {
+        v: {**TINY["models"][v], "share_eye_weights": True} for v in TINY["models"]}})  # fmt: skip
+    a = build_model("eyes", own.models["eyes"], 32)
+    b = build_model("eyes", shared.models["eyes"], 32)
+    assert b.get_layer("eye_conv_input") is not None
+    with pytest.raises(ValueError):
+        b.get_layer("l_eye_conv_input")
+    # Exactly one eye branch fewer, and the shared layers are called once per eye.
+    one_eye = sum(layer.count_params() for layer in a.layers if layer.name.startswith("l_eye_"))
+    assert one_eye > 0 and a.count_params() - b.count_params() == one_eye
+    assert len(b.get_layer("eye_conv_input")._inbound_nodes) == 2
+
+
+def test_head_angle_enters_the_model_scaled():
+    models = {**TINY["models"], "full": {**TINY["models"]["full"], "head_angle_scale": 0.1}}
+    p = validate_params({**TINY, "models": models})
+    m = build_model("full", p.models["full"], 32)
+    layer = m.get_layer("head_angle_scale")
+    assert float(layer(np.array([[30.0]], np.float32))[0, 0]) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match=r"webcam\.models\.full\.head_angle_scale"):
+        validate_params({"models": {"full": {"head_angle_scale": 0}}})
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_floor():
+    p = validate_params({"train": {"epochs": 10, "learning_rate": 1e-3, "schedule": {
+        "type": "cosine", "warmup_epochs": 1, "min_lr_ratio": 0.05}}})  # fmt: skip
+    lr = learning_rate(p.train, steps_per_epoch=20)
+    assert float(lr(0)) == pytest.approx(1e-4)
+    assert float(lr(20)) == pytest.approx(1e-3)
+    assert float(lr(110)) < 1e-3
+    assert float(lr(200)) == pytest.approx(5e-5, rel=1e-3)
+    assert learning_rate(validate_params({}).train) == pytest.approx(1e-3)
+
+
+def test_plateau_schedule_and_early_stopping_become_callbacks():
+    p = validate_params({"train": {"schedule": {"type": "plateau", "factor": 0.3, "patience": 1,
+                                                "min_lr_ratio": 0.01},
+                                   "early_stopping_patience": 3}})  # fmt: skip
+    cbs = schedule_callbacks(p.train, "val_loss")
+    plateau = [c for c in cbs if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
+    stop = [c for c in cbs if isinstance(c, keras.callbacks.EarlyStopping)]
+    assert len(plateau) == 1 and plateau[0].factor == pytest.approx(0.3)
+    assert plateau[0].min_lr == pytest.approx(1e-5) and plateau[0].monitor == "val_loss"
+    assert len(stop) == 1 and stop[0].patience == 3
+    assert schedule_callbacks(validate_params({}).train, "val_loss") == []
+    with pytest.raises(ValueError, match=r"webcam\.train\.schedule\.type"):
+        validate_params({"train": {"schedule": {"type": "cyclic"}}})
+    with pytest.raises(ValueError, match=r"webcam\.train\.schedule\.wamup"):
+        validate_params({"train": {"schedule": {"wamup": 1}}})
+
+
+def test_early_stopping_ends_training_and_keeps_the_best_epoch():
+    # A learning rate this large makes the validation loss worse after the first epochs.
+    p = validate_params({**TINY, "train": {**TINY["train"], "epochs": 30, "learning_rate": 0.5,
+                                           "early_stopping_patience": 1}})  # fmt: skip
+    model, history, summary = train_variant(_arrays(), _split(), "face", p)
+    assert summary["epochs_run"] == len(history) < 30
+    assert summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+
+
+def test_weight_decay_reaches_the_optimizer():
+    p = validate_params({"train": {"optimizer": "adamw", "weight_decay": 1e-3}})
+    model = compile_model(build_model("face", validate_params(TINY).models["face"], 32), p.train)
+    assert model.optimizer.weight_decay == pytest.approx(1e-3)

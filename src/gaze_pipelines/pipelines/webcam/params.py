@@ -156,6 +156,15 @@ class ModelParams(_Strict):
     face_image: Literal["face", "face_aligned"] = Field(
         "face_aligned", description="face crop of the face and full variants"
     )
+    bn_momentum: float = Field(
+        0.9, ge=0, lt=1, description="batch-norm running-statistics momentum (PyTorch's: 0.9)"
+    )
+    share_eye_weights: bool = Field(
+        False, description="one eye branch for both eye crops (eyes and full variants)"
+    )
+    head_angle_scale: float = Field(
+        0.1, gt=0, le=10, description="head_angle (degrees) is multiplied by this in the model"
+    )
 
 
 # ------------------------------------------------------------------------------------- train
@@ -171,6 +180,21 @@ class AugmentParams(_Strict):
     hue: float = Field(0.1, ge=0, le=0.5)
 
 
+class ScheduleParams(_Strict):
+    """Learning-rate schedule: ``constant``, ``cosine`` (per step, linear warm-up) or ``plateau``.
+
+    ``cosine`` decays from ``learning_rate`` to ``min_lr_ratio x learning_rate`` over the
+    epochs after ``warmup_epochs``; ``plateau`` multiplies the rate by ``factor`` after
+    ``patience`` epochs without a better validation loss (not below the same floor).
+    """
+
+    type: Literal["constant", "cosine", "plateau"] = "constant"
+    warmup_epochs: int = Field(0, ge=0, le=1000, description="cosine: linear warm-up epochs")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="floor, as a fraction of the rate")
+    factor: float = Field(0.5, gt=0, lt=1, description="plateau: multiplier of the rate")
+    patience: int = Field(2, ge=0, le=1000, description="plateau: epochs without improvement")
+
+
 class TrainParams(_Strict):
     """``webcam.train``: which variants to train and how."""
 
@@ -179,6 +203,13 @@ class TrainParams(_Strict):
     batch_size: int = Field(32, ge=1, le=4096)
     learning_rate: float = Field(1e-3, gt=0, le=1)
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    weight_decay: float = Field(
+        0.0, ge=0, le=1, description="decoupled weight decay (adamw; others: the optimizer's)"
+    )
+    schedule: ScheduleParams = Field(default_factory=ScheduleParams)
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="stop after this many epochs without a better val loss (None: off)"
+    )
     seed: int = 87
     deterministic: bool = True
     augment: AugmentParams = Field(default_factory=AugmentParams)

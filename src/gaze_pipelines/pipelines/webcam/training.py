@@ -122,10 +122,45 @@ def make_dataset(
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def compile_model(model: keras.Model, train: TrainParams) -> keras.Model:
-    """Compile with the configured optimizer, MSE (px^2) and the RMSE px metric."""
+def learning_rate(train: TrainParams, steps_per_epoch: int = 1) -> Any:
+    """The optimizer's rate: a float (``constant``, ``plateau``) or a per-step cosine schedule."""
+    sched = train.schedule
+    if sched.type != "cosine":
+        return train.learning_rate
+    warmup = sched.warmup_epochs * steps_per_epoch
+    decay = max(1, train.epochs * steps_per_epoch - warmup)
+    if warmup:  # linear from a tenth of the rate; alpha is relative to warmup_target
+        return keras.optimizers.schedules.CosineDecay(
+            train.learning_rate * 0.1, decay, alpha=sched.min_lr_ratio,
+            warmup_target=train.learning_rate, warmup_steps=warmup,
+        )  # fmt: skip
+    return keras.optimizers.schedules.CosineDecay(
+        train.learning_rate, decay, alpha=sched.min_lr_ratio
+    )
+
+
+def schedule_callbacks(train: TrainParams, monitor: str) -> list[keras.callbacks.Callback]:
+    """ReduceLROnPlateau (``plateau`` schedule) and early stopping, watching ``monitor``."""
+    out: list[keras.callbacks.Callback] = []
+    sched = train.schedule
+    if sched.type == "plateau":
+        out.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, factor=sched.factor, patience=sched.patience,
+            min_lr=train.learning_rate * sched.min_lr_ratio, verbose=0,
+        ))  # fmt: skip
+    if train.early_stopping_patience is not None:
+        # fit() restores the best epoch's weights itself.
+        out.append(
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=train.early_stopping_patience)
+        )
+    return out
+
+
+def compile_model(model: keras.Model, train: TrainParams, steps_per_epoch: int = 1) -> keras.Model:
+    """Compile with the configured optimizer and schedule, MSE (px^2) and the RMSE px metric."""
+    extra = {"weight_decay": train.weight_decay} if train.weight_decay else {}
     model.compile(
-        optimizer=make_optimizer(train.optimizer, train.learning_rate),
+        optimizer=make_optimizer(train.optimizer, learning_rate(train, steps_per_epoch), **extra),
         loss="mse",
         metrics=[RmsePx()],
         jit_compile=False,  # XLA compiles for tens of seconds per shape on CPU; small nets gain little
@@ -170,10 +205,13 @@ def train_variant(
         else None
     )
     screen = (params.screen.width, params.screen.height)
+    steps = math.ceil(len(tr) / train_p.batch_size)
     model = compile_model(
-        build_model(variant, model_p, params.features.image_size, screen), train_p
+        build_model(variant, model_p, params.features.image_size, screen), train_p, steps
     )
-    callbacks = [_EpochHook(on_epoch)] if on_epoch is not None else []
+    monitor = "val_loss" if val_ds is not None else "loss"
+    callbacks = schedule_callbacks(train_p, monitor)
+    callbacks += [_EpochHook(on_epoch)] if on_epoch is not None else []
     start = time.perf_counter()
     result = fit(
         model,
@@ -181,14 +219,15 @@ def train_variant(
         val_ds,
         FitConfig(
             epochs=train_p.epochs,
-            selection_metric="val_loss" if val_ds is not None else "loss",
+            selection_metric=monitor,
             batch_size=train_p.batch_size,
             log_every_n_secs=train_p.log_every_n_secs,
         ),
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - start
-    log_throughput(f"webcam_train[{variant}]", len(tr) * train_p.epochs, seconds, "samples")
+    epochs_run = len(result.history.get("loss", [])) or train_p.epochs
+    log_throughput(f"webcam_train[{variant}]", len(tr) * epochs_run, seconds, "samples")
     history = pd.DataFrame(result.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history.insert(0, "variant", variant)
@@ -198,6 +237,7 @@ def train_variant(
         "n_train": int(len(tr)),
         "n_val": int(len(va)),
         "epochs": train_p.epochs,
+        "epochs_run": epochs_run,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_value,
         "best_val_rmse_px": _at_best(result.history, "val_rmse_px", result.best_epoch),
