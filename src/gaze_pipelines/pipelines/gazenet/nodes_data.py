@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
@@ -23,6 +24,7 @@ from PIL import Image
 from gaze_pipelines.core import crops, face_model, geometry
 from gaze_pipelines.core.progress import log_throughput, progress
 from gaze_pipelines.datasets.gazenet_raw import RawSet, local_path
+from gaze_pipelines.pipelines.gazenet import png_codec
 from gaze_pipelines.pipelines.gazenet.features import GT_FEATURES, TAO_GAZE_FEATURES
 from gaze_pipelines.pipelines.gazenet.params_convert import DatasetConvertParams
 from gaze_pipelines.pipelines.gazenet.tao_format import (
@@ -565,6 +567,31 @@ def _encode(img: np.ndarray, params: list[int]) -> bytes:
     return buf.tobytes()
 
 
+def png_encoder(p: DatasetConvertParams) -> Callable[[np.ndarray], bytes]:
+    """The PNG writer ``png_codec`` selects (ISA-L for 8-bit grey when installed, else OpenCV)."""
+    params = png_params(p)
+    if p.png_codec == "isal" and png_codec.isal_available():
+        level = min(p.png_compression, 3)
+
+        def encode(img: np.ndarray) -> bytes:
+            if img.ndim == 2 and img.dtype == np.uint8:
+                return png_codec.encode_grey_isal(img, level)
+            return _encode(img, params)
+
+        return encode
+    return lambda img: _encode(img, params)
+
+
+def _read_grey(path: str) -> np.ndarray | None:
+    """A frame as 8-bit grey (None when missing or undecodable, as ``cv2.imread`` answers)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    return png_codec.decode_grey(data)
+
+
 def _norm_frame(
     row: Any, cfg: SetConfig, img_u: np.ndarray, p: DatasetConvertParams
 ) -> dict[str, Any]:
@@ -628,12 +655,12 @@ def _normalize_user(
 ) -> tuple[list[dict], dict[str, bytes], list[dict]]:
     """Worker: read, check and normalize every frame of one user (runs in a thread; cv2 releases the GIL)."""
     frames, cfg, p, norm_root, maps = task
-    encode_params = png_params(p)
+    encode = png_encoder(p)
     rows: list[dict] = []
     images: dict[str, bytes] = {}
     rejects: list[dict] = []
     for row in frames.itertuples(index=False):
-        img = cv2.imread(row.image_path, cv2.IMREAD_GRAYSCALE)
+        img = _read_grey(row.image_path)
         if img is None:
             rejects.append(
                 _reject(
@@ -663,7 +690,7 @@ def _normalize_user(
             norm = _norm_frame(row, cfg, img_u, p)
             name = f"{row.frame}.png"  # frame names are unique per user; crops are PNG
             for kind, patch in norm.pop("images").items():
-                images[f"{norm_root}/{kind}/{row.user}/{name}"] = _encode(patch, encode_params)
+                images[f"{norm_root}/{kind}/{row.user}/{name}"] = encode(patch)
             res["norm_frame_path"] = f"{norm_root}/frame/{row.user}/{name}"
             res.update(norm)
         rows.append(res)
@@ -698,6 +725,11 @@ def normalize_frames(
     rows: list[dict] = []
     images: dict[str, bytes] = {}
     rejects: list[dict] = []
+    if p.png_codec == "isal" and not png_codec.isal_available():
+        logger.warning(
+            "gazenet.dataset_convert.png_codec is 'isal' but the 'isal' package is not installed: "
+            "writing PNGs with OpenCV (slower); pip install isal"
+        )
     cv2.setNumThreads(1)
     with ThreadPoolExecutor(max_workers=p.n_workers()) as pool:
         for r, im, rj in progress(
