@@ -83,6 +83,7 @@ def main() -> None:
     int8_args = {
         "method": params.export.int8.calibration_method,
         "op_types": params.export.int8.op_types_to_quantize,
+        "keep_input_layers_float": params.export.int8.keep_input_layers_float,
     }
     formats = {}
     for graph, onnx_model in (("plain", plain), ("clean", clean)):

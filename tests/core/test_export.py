@@ -333,6 +333,32 @@ def test_int8_rejects_unknown_scheme(gaze_onnx, gaze_data):
         ex.quantize_int8(gaze_onnx)
 
 
+def test_input_layers_kept_float(gaze_onnx, gaze_data):
+    first = ex.input_layer_nodes(gaze_onnx)
+    ops = {n.name: n.op_type for n in gaze_onnx.graph.node}
+    # one first convolution per image tower and the facegrid's dense layer
+    assert sorted(ops[n] for n in first) == ["Conv", "Conv", "Conv", "MatMul"]
+    cal = ex.calibration_batches([gaze_data], cal_batches=1, cal_batch_size=16)
+    result = ex.quantize_int8(
+        gaze_onnx, cal, method="minmax", scheme="u8s8", keep_input_layers_float=True
+    )
+    floats = result.summary["float_nodes"]
+    quantized = [
+        n
+        for n in result.model.graph.node
+        if n.op_type == "QLinearConv"
+        or (n.op_type == "Conv" and any(i.endswith("DequantizeLinear_Output") for i in n.input))
+    ]
+    assert len(floats) == 4 + 1  # input layers + the output layer
+    assert len(quantized) == 3  # the second convolution of each tower is still INT8
+    graph_inputs = {i.name for i in result.model.graph.input}
+    # no image input feeds a QuantizeLinear: the raw pixels stay float
+    assert not any(
+        n.op_type == "QuantizeLinear" and n.input[0] in graph_inputs
+        for n in result.model.graph.node
+    )
+
+
 def test_int8_rejects_unknown_method(gaze_onnx, gaze_data):
     with pytest.raises(ValueError, match="entropy.*minmax.*percentile"):
         ex.quantize_int8(gaze_onnx, [gaze_data], method="kl")

@@ -24,7 +24,7 @@ input_shapes=None) -> ModelInterface``
 
 ``quantize_int8(model, calibration, *, scheme="s8s8", reduce_range=False, calibrated=None,
 method="entropy", per_channel=True, percentile=99.999, op_types=None, nodes_to_exclude=None,
-preprocess=True, keep_output_layers_float=True) -> Int8Result``
+preprocess=True, keep_output_layers_float=True, keep_input_layers_float=False) -> Int8Result``
     onnxruntime ``quantize_static``. ``scheme="s8s8"`` (TensorRT's, the default): QDQ format,
     symmetric QInt8 activations and weights
     (``ActivationSymmetric`` / ``WeightSymmetric``, all zero points 0), per-channel weights,
@@ -41,6 +41,8 @@ preprocess=True, keep_output_layers_float=True) -> Int8Result``
     onnxruntime's CPU provider, but not a TensorRT input. ``calibrate_int8(model, calibration,
     ...) -> Int8Calibration`` runs the (expensive) calibration once; pass it as ``calibrated=``
     to build both schemes from it.
+    ``keep_input_layers_float`` also keeps the first weighted layer after every graph input in
+    float (``input_layer_nodes``), for networks whose first convolution sees one channel.
     ``calibration_batches(batches, cal_batches, cal_batch_size)`` re-batches any stream of input
     dicts (e.g. the training split) into exactly that many calibration batches.
 
@@ -791,6 +793,37 @@ def output_layer_nodes(model: Any) -> list[str]:
     return names
 
 
+def input_layer_nodes(model: Any) -> list[str]:
+    """Names of the first Conv / MatMul / Gemm node on every path from a graph input.
+
+    Walks forward from each graph input through element-wise / shape ops to the first weighted
+    layer (included). ``keep_input_layers_float`` keeps these in float: a first convolution over
+    one grey channel has too few input channels for the INT8 kernels to pay (NvGaze's 127x127
+    conv1: its QLinearConv and the input QuantizeLinear cost more than the FP32 convolution),
+    and the raw input keeps full precision.
+    """
+    graph = model.graph
+    constants = {t.name for t in graph.initializer}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    stack = [vi.name for vi in graph.input if vi.name not in constants]
+    names: list[str] = []
+    seen: set[str] = set()
+    while stack:
+        for node in consumers.get(stack.pop(), []):
+            key = node.name or node.output[0]
+            if key in seen:
+                continue
+            seen.add(key)
+            if node.op_type in _OUTPUT_LAYERS:
+                names.append(node.name)
+            else:
+                stack.extend(node.output)
+    return names
+
+
 def _default_op_types() -> list[str]:
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry  # noqa: PLC0415
 
@@ -829,6 +862,7 @@ def calibrate_int8(
     nodes_to_exclude: Sequence[str] | None = None,
     preprocess: bool = True,
     keep_output_layers_float: bool = True,
+    keep_input_layers_float: bool = False,
 ) -> Int8Calibration:
     """Collect activation ranges on ``calibration`` (the expensive half of ``quantize_int8``).
 
@@ -857,6 +891,8 @@ def calibrate_int8(
     excluded = list(nodes_to_exclude or [])
     if keep_output_layers_float:
         excluded += [n for n in output_layer_nodes(model) if n not in excluded]
+    if keep_input_layers_float:
+        excluded += [n for n in input_layer_nodes(model) if n not in excluded]
     ops = list(op_types) if op_types else _default_op_types()
     with tempfile.TemporaryDirectory(prefix="gp_calib_") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
@@ -920,6 +956,7 @@ def quantize_int8(
     nodes_to_exclude: Sequence[str] | None = None,
     preprocess: bool = True,
     keep_output_layers_float: bool = True,
+    keep_input_layers_float: bool = False,
 ) -> Int8Result:
     """Q/DQ INT8 model of ``model`` calibrated on ``calibration`` (see module docstring).
 
@@ -957,6 +994,7 @@ def quantize_int8(
             nodes_to_exclude=nodes_to_exclude,
             preprocess=preprocess,
             keep_output_layers_float=keep_output_layers_float,
+            keep_input_layers_float=keep_input_layers_float,
         )
     calib = calibrated
     symmetric = scheme == "s8s8"
@@ -1359,6 +1397,7 @@ class Int8Params(StrictModel):
     nodes_to_exclude: list[str] = Field(default_factory=list)
     preprocess: bool = True
     keep_output_layers_float: bool = True
+    keep_input_layers_float: bool = False
     cal_image_dir: str | None = None
     seed: int = 0
 

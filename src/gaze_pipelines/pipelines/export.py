@@ -184,6 +184,7 @@ def quantize_onnx(
         nodes_to_exclude=p.nodes_to_exclude,
         preprocess=p.preprocess,
         keep_output_layers_float=p.keep_output_layers_float,
+        keep_input_layers_float=p.keep_input_layers_float,
     )
     s8s8: Int8Result = quantize_int8(
         onnx_model, calibrated=calibrated, scheme="s8s8", per_channel=p.per_channel
