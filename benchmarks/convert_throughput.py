@@ -3,7 +3,9 @@
 Usage: ``python benchmarks/convert_throughput.py [--workers N] [--repeat K]``. Renders the sample first
 if ``data/01_raw/gazenet`` is empty, converts it into a temporary output root with ``kedro run``,
 and prints frames/s end to end (process wall time, including Kedro and library start-up) and
-inside the pipeline (the run report's seconds), plus seconds per node.
+inside the pipeline (the run report's seconds), plus seconds per node. The machine is often
+shared: each run also shows the CPU seconds the ``kedro run`` process used (user + system, a
+figure other processes barely move) and the 1-minute load average before it started.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,6 +47,8 @@ def main() -> None:
     rows = []
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as out:
+            load = os.getloadavg()[0]
+            cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             _kedro(
                 "run",
@@ -53,6 +58,8 @@ def main() -> None:
                 f"gazenet.dataset_convert.output_root={out},gazenet.dataset_convert.workers={args.workers}",
             )
             wall = time.perf_counter() - t0
+            cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         report = json.loads((REPO / "data" / "08_reporting" / "run_report.json").read_text())
         rows.append(
             (
@@ -62,18 +69,20 @@ def main() -> None:
                 report["nodes"],
                 report["tables"].get("gazenet_frames", 0),
                 report["rejects"].get("gazenet_rejects", {}),
+                cpu,
+                load,
             )
         )
     print(
         f"\ngazenet_data on {n_frames} sample frames, {os.cpu_count()} CPU cores, workers={args.workers or 'all'}"
     )
     print(
-        f"{'run':>3} | {'wall s':>7} | {'frames/s (wall)':>15} | {'pipeline s':>10} | {'frames/s (pipeline)':>19} | {'converted':>9} | rejects"
+        f"{'run':>3} | {'wall s':>7} | {'frames/s (wall)':>15} | {'pipeline s':>10} | {'frames/s (pipeline)':>19} | {'CPU s':>6} | {'load':>5} | {'converted':>9} | rejects"
     )
-    print("-" * 100)
-    for run, wall, inner, _, converted, rejects in rows:
+    print("-" * 118)
+    for run, wall, inner, _, converted, rejects, cpu, load in rows:
         print(
-            f"{run:>3} | {wall:7.2f} | {n_frames / wall:15.1f} | {inner:10.2f} | {n_frames / inner:19.1f} | {converted:9d} | {rejects or 0}"
+            f"{run:>3} | {wall:7.2f} | {n_frames / wall:15.1f} | {inner:10.2f} | {n_frames / inner:19.1f} | {cpu:6.1f} | {load:5.2f} | {converted:9d} | {rejects or 0}"
         )
     best = min(rows, key=lambda r: r[2])
     print("\nseconds per node (fastest run):")

@@ -7,11 +7,12 @@ set-level faults raise ``ConfigError`` naming the file.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
@@ -653,7 +654,8 @@ def _norm_frame(
 def _normalize_user(
     task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, str, dict],
 ) -> tuple[list[dict], dict[str, bytes], list[dict]]:
-    """Worker: read, check and normalize every frame of one user (runs in a thread; cv2 releases the GIL)."""
+    """Worker: read, check and normalize a chunk of one user's frames (in a thread: cv2, ISA-L
+    and numpy's large-array loops release the GIL)."""
     frames, cfg, p, norm_root, maps = task
     encode = png_encoder(p)
     rows: list[dict] = []
@@ -697,10 +699,20 @@ def _normalize_user(
     return rows, images, rejects
 
 
+NORMALIZE_CHUNK = 32  # frames per worker task: workers stay balanced, the bar moves smoothly
+
+
+def _one_item_per_frame(results: Iterable[Any], sizes: list[int]) -> Iterator[Any]:
+    """Each task's result followed by ``None`` for its other frames (one bar step per frame)."""
+    for result, size in zip(results, sizes, strict=True):
+        yield result
+        yield from itertools.repeat(None, size - 1)
+
+
 def normalize_frames(
     frames: pd.DataFrame, configs: dict[str, SetConfig], params: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict[str, bytes], pd.DataFrame]:
-    """Normalized face, eye and frame crops (TAO's ``<norm>_<labels>/{frame,face,leye,reye}``), users in parallel."""
+    """Normalized face, eye and frame crops (TAO's ``<norm>_<labels>/{frame,face,leye,reye}``), in parallel."""
     p = DatasetConvertParams.model_validate(params)
     if frames.empty:
         return frames, {}, _rejects_frame([])
@@ -720,8 +732,9 @@ def normalize_frames(
                 if np.any(cfg.dist)
                 else (None, None)
             )
-        tasks.append((grp.reset_index(), cfg, p, norm_root, maps))
-    t0 = time.perf_counter()
+        grp = grp.reset_index()
+        for start in range(0, len(grp), NORMALIZE_CHUNK):
+            tasks.append((grp.iloc[start : start + NORMALIZE_CHUNK], cfg, p, norm_root, maps))
     rows: list[dict] = []
     images: dict[str, bytes] = {}
     rejects: list[dict] = []
@@ -732,15 +745,18 @@ def normalize_frames(
         )
     cv2.setNumThreads(1)
     with ThreadPoolExecutor(max_workers=p.n_workers()) as pool:
-        for r, im, rj in progress(
-            pool.map(_normalize_user, tasks), "normalize users", len(tasks), "user"
-        ):
-            rows += r
-            images.update(im)
-            rejects += rj
-    log_throughput(
-        "normalize (read + PnP-based warps + PNG)", len(frames), time.perf_counter() - t0, "frame"
-    )
+        done = pool.map(_normalize_user, tasks)
+        sizes = [len(t[0]) for t in tasks]
+        for result in progress(
+            _one_item_per_frame(done, sizes),
+            "normalize (read + PnP-based warps + PNG)",
+            len(frames),
+            "frame",
+        ):  # the bar and the throughput log line count frames
+            if result is not None:
+                rows += result[0]
+                images.update(result[1])
+                rejects += result[2]
     norm = (
         pd.DataFrame(rows).set_index("_index")
         if rows

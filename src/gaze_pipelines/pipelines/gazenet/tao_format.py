@@ -188,24 +188,58 @@ def _finite(value: object, what: str, filename: str) -> float:
     return v
 
 
+_FIDUCIAL_KEY = re.compile(r"P(\d+)(x|y|occluded)", flags=re.IGNORECASE)
+_FIDUCIAL_KEYS: dict[str, tuple[int, str] | None] = {}  # "P12x" -> (12, "x"); parsed once
+
+
+def _fiducial_key(key: object) -> tuple[int, str] | None:
+    text = str(key)
+    parsed = _FIDUCIAL_KEYS.get(text, False)
+    if parsed is False:
+        m = _FIDUCIAL_KEY.fullmatch(text)
+        parsed = (int(m.group(1)), m.group(2).lower()) if m else None
+        if len(_FIDUCIAL_KEYS) < 4096:
+            _FIDUCIAL_KEYS[text] = parsed
+    return parsed
+
+
 def _fiducials(chunk: dict, filename: str) -> tuple[np.ndarray, np.ndarray, int]:
     pts = np.full((N_FIDUCIAL, 2), -1.0)
     occ = np.full(N_FIDUCIAL, -1, np.int64)
     highest = 0
+    coords: tuple[list[int], list[int], list[object]] = ([], [], [])  # row, column, raw value
+    occluded: list[int] = []
     for key, value in chunk.items():
-        m = re.fullmatch(r"P(\d+)(x|y|occluded)", str(key), flags=re.IGNORECASE)
-        if not m:
+        parsed = _fiducial_key(key)
+        if parsed is None:
             continue
-        idx = int(m.group(1))
+        idx, kind = parsed
         if idx < 1 or idx > N_FIDUCIAL:
             continue
         highest = max(highest, idx)
-        kind = m.group(2).lower()
         if kind == "occluded":
             if value:
-                occ[idx - 1] = 1
+                occluded.append(idx - 1)
         else:
-            pts[idx - 1, 0 if kind == "x" else 1] = _finite(value, f"P{idx}{kind}", filename)
+            coords[0].append(idx - 1)
+            coords[1].append(0 if kind == "x" else 1)
+            coords[2].append(value)
+    rows, cols, raw = coords
+    values = None
+    if all(type(v) is float or type(v) is int for v in raw):  # the usual JSON numbers: at once
+        values = np.array(raw, np.float64)
+        if not np.isfinite(values).all():
+            values = None
+    if values is None:  # strings, nulls, NaN ...: one by one, for the exact reason
+        values = np.array(
+            [
+                _finite(v, f"P{r + 1}{'xy'[c]}", filename)
+                for r, c, v in zip(rows, cols, raw, strict=True)
+            ],
+            np.float64,
+        )
+    pts[rows, cols] = values
+    occ[occluded] = 1
     occ[:highest][occ[:highest] == -1] = 0
     return pts, occ, highest
 
