@@ -1,4 +1,7 @@
-"""Inference latency of the deployable formats (Keras, FP32 ONNX, INT8 Q/DQ ONNX) on CPU.
+"""Inference latency of the deployable formats (Keras, FP32 ONNX, both INT8 Q/DQ ONNX) on CPU.
+
+``onnx_int8`` is the TensorRT scheme (symmetric S8S8), ``onnx_int8_cpu`` onnxruntime's CPU
+scheme (U8S8), both from one calibration run.
 
 Usage::
 
@@ -8,7 +11,7 @@ Usage::
     python benchmarks/inference_latency.py --family nvgaze --formats onnx onnx_int8
 
 ``--source catalog`` loads the latest ``<family>_model``, ``<family>_onnx_model`` and
-``<family>_onnx_int8_model`` of this project (run ``kedro run --pipeline <family>_export``
+``<family>_onnx_int8_model`` / ``<family>_onnx_int8_cpu_model`` of this project (run ``kedro run --pipeline <family>_export``
 first); ``--source random`` builds GazeNet_public at 224x224 with random weights and exports and
 quantizes it here (latency does not depend on the weights). Inputs are random tensors shaped
 from the model's export interface.
@@ -54,8 +57,10 @@ def _random_models(size: int, cal_samples: int, seed: int) -> dict:
     fp32 = ex.keras_to_onnx(model, **GAZENET_EXPORT)
     inputs = _random_inputs(ex.read_interface(fp32), cal_samples, seed)
     cal = ex.calibration_batches([inputs], cal_batches=max(1, cal_samples // 8), cal_batch_size=8)
-    int8 = ex.quantize_int8(fp32, cal, method="entropy").model
-    return {"keras": model, "onnx": fp32, "onnx_int8": int8}
+    calibrated = ex.calibrate_int8(fp32, cal, method="entropy")
+    int8 = ex.quantize_int8(fp32, calibrated=calibrated, scheme="s8s8").model
+    int8_cpu = ex.quantize_int8(fp32, calibrated=calibrated, scheme="u8s8").model
+    return {"keras": model, "onnx": fp32, "onnx_int8": int8, "onnx_int8_cpu": int8_cpu}
 
 
 def _catalog_models(project: Path, family: str, formats: list[str]) -> dict:
@@ -67,6 +72,7 @@ def _catalog_models(project: Path, family: str, formats: list[str]) -> dict:
         "keras": [f"{family}_model@keras", f"{family}_model"],  # transcoded or plain
         "onnx": [f"{family}_onnx_model"],
         "onnx_int8": [f"{family}_onnx_int8_model"],
+        "onnx_int8_cpu": [f"{family}_onnx_int8_cpu_model"],
     }
     bootstrap_project(project)
     with KedroSession.create(project_path=project) as session:
@@ -107,8 +113,8 @@ def main() -> None:
     ap.add_argument(
         "--formats",
         nargs="+",
-        default=["keras", "onnx", "onnx_int8"],
-        choices=("keras", "onnx", "onnx_int8"),
+        default=["keras", "onnx", "onnx_int8", "onnx_int8_cpu"],
+        choices=("keras", "onnx", "onnx_int8", "onnx_int8_cpu"),
     )
     ap.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra_op_num_threads")
@@ -139,7 +145,9 @@ def main() -> None:
         models = _catalog_models(args.project.resolve(), args.family, args.formats)
     print(f"models ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    onnx_any = next((models[f] for f in ("onnx", "onnx_int8") if f in models), None)
+    onnx_any = next(
+        (models[f] for f in ("onnx", "onnx_int8", "onnx_int8_cpu") if f in models), None
+    )
     if onnx_any is None:
         raise SystemExit("need at least one ONNX format to know the input interface")
     interface = ex.read_interface(onnx_any)
@@ -192,7 +200,7 @@ def main() -> None:
         "(> number of CPUs: other processes competed; compare ratios, not absolute times)"
     )
     header = (
-        f"{'format':10s} {'batch':>5s} {'p50 ms':>9s} {'p95 ms':>9s} {'mean ms':>9s} "
+        f"{'format':14s} {'batch':>5s} {'p50 ms':>9s} {'p95 ms':>9s} {'mean ms':>9s} "
         f"{'samples/s':>10s} {'calls':>6s} {'x vs onnx':>9s} {'MB':>8s}"
     )
     print(header)
@@ -201,7 +209,7 @@ def main() -> None:
         base = p50.get(("onnx", b))
         speed = f"{base / m50:9.2f}" if base else f"{'-':>9s}"
         print(
-            f"{fmt:10s} {b:5d} {m50:9.2f} {m95:9.2f} {mean:9.2f} {sps:10.1f} {calls:6d} "
+            f"{fmt:14s} {b:5d} {m50:9.2f} {m95:9.2f} {mean:9.2f} {sps:10.1f} {calls:6d} "
             f"{speed} {_size_mb(fmt, models[fmt]):8.2f}"
         )
 
