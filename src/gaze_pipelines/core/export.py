@@ -947,16 +947,8 @@ def quantize_int8(
     scheme: str = "s8s8",
     reduce_range: bool = False,
     calibrated: Int8Calibration | None = None,
-    method: str = "entropy",
     per_channel: bool = True,
-    percentile: float = 99.999,
-    num_bins: int | None = None,
-    num_quantized_bins: int = 128,
-    op_types: Sequence[str] | None = None,
-    nodes_to_exclude: Sequence[str] | None = None,
-    preprocess: bool = True,
-    keep_output_layers_float: bool = True,
-    keep_input_layers_float: bool = False,
+    **calibrate_options: Any,
 ) -> Int8Result:
     """Q/DQ INT8 model of ``model`` calibrated on ``calibration`` (see module docstring).
 
@@ -966,8 +958,9 @@ def quantize_int8(
     point, so Conv+ReLU fuse into one ``QLinearConv``) and symmetric QInt8 weights; not for
     TensorRT. ``reduce_range`` (7-bit weights) avoids the U8S8 saturation of AVX2 / AVX-512 CPUs
     without VNNI. Pass ``calibrated`` (from ``calibrate_int8``) to build several schemes from one
-    calibration run; otherwise the calibration keyword arguments are those of
-    ``calibrate_int8``. The ranges reach ``quantize_static`` through its calibration cache.
+    calibration run; otherwise ``calibrate_options`` (``method``, ``percentile``, ``num_bins``,
+    ``op_types``, ``nodes_to_exclude``, ``keep_*_layers_float``, ...) go to ``calibrate_int8``.
+    The ranges reach ``quantize_static`` through its calibration cache.
     """
     import onnx  # noqa: PLC0415
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static  # noqa: PLC0415
@@ -983,19 +976,9 @@ def quantize_int8(
     if calibrated is None:
         if calibration is None:
             raise ValueError("quantize_int8 needs calibration batches or a calibrated result")
-        calibrated = calibrate_int8(
-            model,
-            calibration,
-            method=method,
-            percentile=percentile,
-            num_bins=num_bins,
-            num_quantized_bins=num_quantized_bins,
-            op_types=op_types,
-            nodes_to_exclude=nodes_to_exclude,
-            preprocess=preprocess,
-            keep_output_layers_float=keep_output_layers_float,
-            keep_input_layers_float=keep_input_layers_float,
-        )
+        calibrated = calibrate_int8(model, calibration, **calibrate_options)
+    elif calibrate_options:
+        raise TypeError(f"calibration options {sorted(calibrate_options)} given with calibrated=")
     calib = calibrated
     symmetric = scheme == "s8s8"
     ranges = _scheme_ranges(calib, scheme)
