@@ -88,3 +88,12 @@ def test_workers_validated(tmp_path, bad):
 def test_paths_must_stay_inside(tmp_path):
     with pytest.raises(DatasetError, match="relative"):
         FileTreeDataset(path=str(tmp_path / "t"), mode="merge").save({"../x": b""})
+
+
+def test_default_workers_local_sequential_remote_parallel(tmp_path):
+    local = FileTreeDataset(path=str(tmp_path / "t"))
+    remote = FileTreeDataset(path="memory://file-tree-test/t", mode="merge")
+    assert local._describe()["workers"] == 1 and remote._describe()["workers"] == 8
+    files = {f"d{i % 3}/f{i}.bin": bytes([i]) * 10 for i in range(12)}
+    remote.save(files)
+    assert {k: v() for k, v in remote.load().items()} == files
