@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import random
 import time
 from collections import Counter
@@ -407,15 +406,13 @@ def _invalid_reason(
     return ""
 
 
-GEOMETRY_CHUNK = 128  # frames per thread task in compute_geometry (solvePnP releases the GIL)
-
-
-def _geometry_rows(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> list[dict[str, Any]]:
-    """Head pose, gaze angles and validity of each row of ``frames`` (one thread task)."""
+def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.DataFrame:
+    """PnP head pose, eye centres, per-eye and mean theta/phi and TAO's validity flags."""
     model = face_model.GENERIC_FACE_68
     face_obj = face_model.face_centre(model)
     eyes_obj = face_model.EYEBALL_CENTRES  # rows (subject's right, left)
     results: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
     for row in frames.itertuples(index=False):
         cfg = config_for(configs, row.set_id, row.user)
         lm = np.asarray(row.landmarks).reshape(-1, 2)
@@ -488,20 +485,6 @@ def _geometry_rows(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> list[
                 "landmarks_3D": pose.to_camera(model[EXPORT_3D]).reshape(-1).astype(np.float32),
             }
         results.append(res)
-    return results
-
-
-def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.DataFrame:
-    """PnP head pose, eye centres, per-eye and mean theta/phi and TAO's validity flags."""
-    t0 = time.perf_counter()
-    chunks = [frames.iloc[i : i + GEOMETRY_CHUNK] for i in range(0, len(frames), GEOMETRY_CHUNK)]
-    results: list[dict[str, Any]] = []
-    if len(chunks) > 1:
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            for part in pool.map(lambda c: _geometry_rows(c, configs), chunks):
-                results += part
-    elif chunks:
-        results = _geometry_rows(chunks[0], configs)
     log_throughput("geometry (PnP + angles)", len(frames), time.perf_counter() - t0, "frame")
     geo = pd.DataFrame(results, index=frames.index)
     out = pd.concat([frames, geo], axis=1)
