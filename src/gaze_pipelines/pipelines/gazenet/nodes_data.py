@@ -544,9 +544,10 @@ _PNG_FILTERS = {
 def png_params(p: DatasetConvertParams) -> list[int]:
     """``cv2.imencode`` options from ``png_compression`` / ``png_strategy`` / ``png_filter``.
 
-    The default (level 1, SUB filter, Huffman-only deflate) encodes the 640x480 normalized frame
-    in ~3 ms instead of ~5 ms (adaptive filters) on the sample, files ~25% larger; lossless either
-    way. OpenCV builds without ``IMWRITE_PNG_FILTER`` (< 4.10) keep libpng's adaptive filter.
+    Used with ``png_codec: opencv`` (or when ``isal`` is missing). Their defaults (level 1, SUB
+    filter, Huffman-only) encode the 640x480 normalized frame in ~3 ms instead of ~5 ms with
+    libpng's adaptive filter (``png_filter: all``, the former output byte for byte), files ~25%
+    larger; lossless either way. OpenCV < 4.10 has no ``IMWRITE_PNG_FILTER``: adaptive filter.
     """
     out = [
         cv2.IMWRITE_PNG_COMPRESSION,
