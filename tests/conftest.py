@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# no timing assertions in tests: hypothesis' per-example deadline fails on a loaded CI machine
+settings.register_profile("gaze_pipelines", deadline=None)
+settings.load_profile("gaze_pipelines")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"

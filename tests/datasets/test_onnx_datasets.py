@@ -164,7 +164,7 @@ def test_predictor_dataset_switches_format(tmp_path, model, onnx_model, inputs):
 def test_predictor_dataset_errors(tmp_path):
     with pytest.raises(
         DatasetError,
-        match=r"model_format must be one of \['keras', 'onnx', 'onnx_int8', 'tensorrt'\], got 'tflite'",
+        match=r"model_format must be one of \['keras', 'onnx', 'onnx_int8', 'onnx_int8_cpu', 'tensorrt'\], got 'tflite'",
     ):
         _predictor_ds(tmp_path, "tflite")
     with pytest.raises(
