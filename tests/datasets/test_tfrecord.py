@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from kedro.io import DatasetError
 
-from gaze_pipelines.datasets.tfrecord import FeatureSpec, TFRecordDataset, read_tfrecords
+from gaze_pipelines.datasets.tfrecord import (
+    FeatureSpec,
+    TFRecordDataset,
+    encode_example,
+    read_tfrecords,
+    serialized_table,
+)
 from gaze_pipelines.pipelines.gazenet.features import TAO_GAZE_FEATURES
 
 SPEC = "gaze_pipelines.pipelines.gazenet.features.TAO_GAZE_FEATURES"
@@ -45,6 +51,21 @@ def test_round_trip(tao_fixtures, tmp_path):
         else:
             assert a == b
     assert not list((tmp_path / "a").glob(".*"))  # no temp files left behind
+
+
+def test_pre_serialized_examples_write_the_same_file(tao_fixtures, tmp_path):
+    src = TFRecordDataset(
+        filepath=str(tao_fixtures / "dataio" / "combined.tfrecords"), feature_spec=SPEC
+    ).load()
+    rows = TFRecordDataset(filepath=str(tmp_path / "rows.tfrecords"), feature_spec=SPEC)
+    rows.save(src)
+    table = serialized_table([encode_example(r, TAO_GAZE_FEATURES) for r in src.to_dict("records")])
+    pre = TFRecordDataset(filepath=str(tmp_path / "pre.tfrecords"), feature_spec=SPEC)
+    pre.save(table)
+    assert (tmp_path / "pre.tfrecords").read_bytes() == (tmp_path / "rows.tfrecords").read_bytes()
+    assert pre.load().shape == src.shape
+    with pytest.raises(DatasetError, match="serialized examples"):
+        pre.save(serialized_table(["not bytes"]))
 
 
 def test_wrong_type_and_length_are_errors(tmp_path):

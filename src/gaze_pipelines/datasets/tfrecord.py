@@ -197,23 +197,43 @@ def read_tfrecords(
     return pd.DataFrame(rows, columns=columns)
 
 
+# A table holding only this column carries examples already serialized with ``encode_example``
+# (one encoding per record when the same record goes to several files).
+SERIALIZED_COLUMN = "serialized_example"
+
+
+def serialized_table(examples: list[bytes]) -> pd.DataFrame:
+    """A table of pre-serialized examples that ``write_tfrecords`` writes as they are."""
+    return pd.DataFrame({SERIALIZED_COLUMN: pd.Series(examples, dtype=object)})
+
+
 def write_tfrecords(
     path: str,
     data: pd.DataFrame | list[dict[str, Any]],
     spec: dict[str, FeatureSpec],
     compression: str = "",
 ) -> int:
-    """Write records atomically; returns the number written."""
+    """Write records atomically; returns the number written.
+
+    ``data`` holds one record per row (feature -> value), or is a ``serialized_table`` of
+    examples already encoded with ``encode_example(row, spec)``.
+    """
     tf = _tf()
-    rows = data.to_dict("records") if isinstance(data, pd.DataFrame) else data
+    if isinstance(data, pd.DataFrame) and list(data.columns) == [SERIALIZED_COLUMN]:
+        payloads = data[SERIALIZED_COLUMN].tolist()
+        if not all(isinstance(b, bytes) for b in payloads):
+            raise DatasetError(f"'{SERIALIZED_COLUMN}' must hold serialized examples (bytes)")
+    else:
+        rows = data.to_dict("records") if isinstance(data, pd.DataFrame) else data
+        payloads = [encode_example(row, spec) for row in rows]
     options = tf.io.TFRecordOptions(compression_type=compression) if compression else None
     with (
         atomic_path(path, suffix=".tfrecords") as tmp,
         tf.io.TFRecordWriter(tmp, options) as writer,
     ):
-        for row in rows:
-            writer.write(encode_example(row, spec))
-    return len(rows)
+        for payload in payloads:
+            writer.write(payload)
+    return len(payloads)
 
 
 class TFRecordDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):

@@ -25,6 +25,7 @@ from PIL import Image
 from gaze_pipelines.core import crops, face_model, geometry
 from gaze_pipelines.core.progress import log_throughput, progress
 from gaze_pipelines.datasets.gazenet_raw import RawSet, local_path
+from gaze_pipelines.datasets.tfrecord import encode_example, serialized_table
 from gaze_pipelines.pipelines.gazenet import png_codec
 from gaze_pipelines.pipelines.gazenet.features import GT_FEATURES, TAO_GAZE_FEATURES
 from gaze_pipelines.pipelines.gazenet.params_convert import DatasetConvertParams
@@ -1036,7 +1037,6 @@ def build_records(
     records: dict[str, pd.DataFrame] = {}
     gts: dict[str, str] = {}
     t0 = time.perf_counter()
-    cols = list(TAO_GAZE_FEATURES)
     for set_id, grp in frames.groupby("set_id", sort=True):
         base = f"{set_id}/Ground_Truth_DataFactory_{p.folder_suffix}"
         kpi = p.is_kpi_set(str(set_id))
@@ -1044,14 +1044,16 @@ def build_records(
         rows = grp.to_dict("records")
         recs = [_record(r) for r in rows]
         lines = [_gt_line(r, rec) for r, rec in zip(rows, recs, strict=True)]
+        # each frame goes to up to 4 files (per user, combined, joint, joint_combined): encode once
+        examples = [encode_example(rec, TAO_GAZE_FEATURES) for rec in recs]
         valid = np.array([bool(r.get("valid_theta_phi")) for r in rows])
         users = np.array([r["user"] for r in rows])
         variants = [("", np.ones(len(rows), bool))] + ([("_joint", valid)] if write_joint else [])
         for suffix, mask in variants:
             for user in sorted(set(users[mask])):
                 idx = np.where(mask & (users == user))[0]
-                records[f"{base}/TfRecords{suffix}/{user}"] = pd.DataFrame(
-                    [recs[i] for i in idx], columns=cols
+                records[f"{base}/TfRecords{suffix}/{user}"] = serialized_table(
+                    [examples[i] for i in idx]
                 )
                 gts[f"{base}/GT{suffix}/{user}"] = "".join(lines[i] for i in idx)
             variant = "combined" if suffix == "" else "joint_combined"
@@ -1059,8 +1061,8 @@ def build_records(
             for split_name in SPLITS:
                 order = sp[sp["split"] == split_name].sort_values("order")["user"].tolist()
                 idx = [i for u in order for i in np.where(mask & (users == u))[0]]
-                records[f"{base}/TfRecords{suffix}_combined/{split_name}"] = pd.DataFrame(
-                    [recs[i] for i in idx], columns=cols
+                records[f"{base}/TfRecords{suffix}_combined/{split_name}"] = serialized_table(
+                    [examples[i] for i in idx]
                 )
                 gts[f"{base}/GT{suffix}_combined/{split_name}"] = "".join(lines[i] for i in idx)
     log_throughput("records (TFRecord + GT rows)", len(frames), time.perf_counter() - t0, "frame")
