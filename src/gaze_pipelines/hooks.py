@@ -6,7 +6,6 @@ import importlib
 import json
 import logging
 import pkgutil
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 
 from gaze_pipelines.core.io import atomic_write_text
 from gaze_pipelines.params_common import format_validation_error
-from gaze_pipelines.validation.suites import SuiteRegistry, import_great_expectations
+from gaze_pipelines.validation.suites import SuiteRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -90,43 +89,12 @@ class ExpectationValidationHook:
 
     def __init__(self) -> None:
         self._registry: SuiteRegistry | None = None
-        self._warm_up: threading.Thread | None = None
 
     @hook_impl
     def after_context_created(self, context) -> None:
         """Load the suites of ``conf/base/expectations``."""
         conf_source = Path(context.config_loader.conf_source)
         self._registry = SuiteRegistry(conf_source / "base" / "expectations")
-
-    @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any], pipeline) -> None:
-        """Import Great Expectations in a background thread when the run saves a bound table.
-
-        The import (~2-3 s, lazy so runs without validated tables never pay it) then overlaps
-        the nodes that run before the first validated save instead of stalling that save.
-        """
-        registry = self._registry
-        if registry is None or not any(registry.suites_for(n) for n in pipeline.all_outputs()):
-            return
-        self._warm_up = threading.Thread(
-            target=import_great_expectations, name="gx-import", daemon=True
-        )
-        self._warm_up.start()
-
-    def _join_warm_up(self) -> None:
-        if self._warm_up is not None:
-            self._warm_up.join(timeout=60)
-            self._warm_up = None
-
-    @hook_impl
-    def after_pipeline_run(self) -> None:
-        """Wait for the background import (never leave an import running at exit)."""
-        self._join_warm_up()
-
-    @hook_impl
-    def on_pipeline_error(self) -> None:
-        """Wait for the background import (never leave an import running at exit)."""
-        self._join_warm_up()
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any, node) -> None:

@@ -1,14 +1,12 @@
-"""ExpectationValidationHook: suites bound to catalog entries, GE imported ahead of the first save."""
+"""ExpectationValidationHook: suites bound to catalog entries validate tables before they are saved."""
 
 from __future__ import annotations
 
 import json
-import sys
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from kedro.pipeline import Pipeline, node
 
 from gaze_pipelines.hooks import ExpectationValidationHook
 from gaze_pipelines.validation.suites import ExpectationFailure
@@ -32,24 +30,11 @@ def _hook(tmp_path) -> ExpectationValidationHook:
     return hook
 
 
-def _pipeline(output: str) -> Pipeline:
-    return Pipeline([node(lambda: pd.DataFrame({"x": [1]}), None, output, name="make")])
-
-
-def test_great_expectations_imported_in_background_for_bound_outputs(tmp_path):
+def test_bound_table_validated_before_save(tmp_path):
     hook = _hook(tmp_path)
-    hook.before_pipeline_run({}, _pipeline("toy_table"))
-    assert hook._warm_up is not None and hook._warm_up.name == "gx-import"
-    hook.after_pipeline_run()
-    assert hook._warm_up is None and "great_expectations" in sys.modules
-    # the bound table is validated before it is saved; a failing table stops the run
     hook.before_dataset_saved("toy_table", pd.DataFrame({"x": [1, 2]}), None)
     with pytest.raises(ExpectationFailure, match="toy_suite"):
         hook.before_dataset_saved("toy_table", pd.DataFrame({"x": [-1, 2]}), None)
-
-
-def test_no_import_when_the_run_saves_no_bound_table(tmp_path):
-    hook = _hook(tmp_path)
-    hook.before_pipeline_run({}, _pipeline("other_table"))
-    assert hook._warm_up is None
-    hook.on_pipeline_error()  # nothing to wait for
+    # tables without a suite, and non-tables, are not validated
+    hook.before_dataset_saved("other_table", pd.DataFrame({"x": [-1]}), None)
+    hook.before_dataset_saved("toy_table", {"x": [-1]}, None)

@@ -90,20 +90,6 @@ def _gx():
     return gx
 
 
-def import_great_expectations() -> bool:
-    """Import Great Expectations ahead of use (a warm-up); False, logged, when it fails.
-
-    A failure here is only logged: the validation that needs the package imports it again and
-    raises there, naming the dataset.
-    """
-    try:
-        _gx()
-    except Exception as exc:
-        logger.debug("Great Expectations warm-up import failed: %s", exc)
-        return False
-    return True
-
-
 def load_suite_dict(path: str | Path) -> dict[str, Any]:
     """Read a suite JSON file and check its basic shape."""
     path = Path(path)
