@@ -255,3 +255,25 @@ def test_weight_decay_reaches_the_optimizer():
     p = validate_params({"train": {"optimizer": "adamw", "weight_decay": 1e-3}})
     model = compile_model(build_model("face", validate_params(TINY).models["face"], 32), p.train)
     assert model.optimizer.weight_decay == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("per_frame", [True, False])
+def test_colour_jitter_is_drawn_once_per_frame_for_all_its_crops(per_frame):
+    arrays = _arrays(8)
+    arrays["l_eye"] = arrays["r_eye"] = arrays["face_aligned"]
+    p = validate_params({"train": {"augment": {"per_frame": per_frame}}})
+    x = model_inputs(arrays, ["face_aligned", "l_eye", "r_eye"], np.arange(8))
+    batch_x, _ = next(iter(make_dataset(x, arrays["xy"][:8], 8, False, p.train.augment, 3)))
+    face, left, right = (batch_x[n].numpy() for n in ("face_aligned", "l_eye", "r_eye"))
+    assert not np.allclose(face, x["face_aligned"], atol=1.0)  # jittered at all
+    same = np.allclose(face, left, atol=1e-3) and np.allclose(face, right, atol=1e-3)
+    assert same is per_frame
+
+
+def test_a_variant_learning_rate_overrides_the_train_rate():
+    models = {**TINY["models"], "face": {**TINY["models"]["face"], "learning_rate": 2e-4}}
+    p = validate_params({**TINY, "models": models, "train": {**TINY["train"], "epochs": 1}})
+    face, _, _ = train_variant(_arrays(), _split(), "face", p)
+    eyes, _, _ = train_variant(_arrays(), _split(), "eyes", p)
+    assert float(face.optimizer.learning_rate) == pytest.approx(2e-4)
+    assert float(eyes.optimizer.learning_rate) == pytest.approx(TINY["train"]["learning_rate"])

@@ -165,6 +165,9 @@ class ModelParams(_Strict):
     head_angle_scale: float = Field(
         0.1, gt=0, le=10, description="head_angle (degrees) is multiplied by this in the model"
     )
+    learning_rate: float | None = Field(
+        None, gt=0, le=1, description="this variant's rate (None: train.learning_rate)"
+    )
 
 
 # ------------------------------------------------------------------------------------- train
@@ -178,6 +181,9 @@ class AugmentParams(_Strict):
     contrast: float = Field(0.3, ge=0, lt=1)
     saturation: float = Field(0.3, ge=0, lt=1)
     hue: float = Field(0.1, ge=0, le=0.5)
+    per_frame: bool = Field(
+        False, description="one jitter draw for all crops of a sample (else one per crop)"
+    )
 
 
 class ScheduleParams(_Strict):

@@ -115,7 +115,10 @@ def make_dataset(
             x, y = pair
             x = dict(x)
             for i, n in enumerate(colour):
-                x[n] = _jitter(x[n], augment, tf.cast(rnd, tf.int32) + i)
+                # per_frame: one draw for all crops of a sample (they come from one frame, so a
+                # lighting change hits them alike); else an independent draw per crop.
+                k = 0 if augment.per_frame else i
+                x[n] = _jitter(x[n], augment, tf.cast(rnd, tf.int32) + k)
             return x, y
 
         ds = tf.data.Dataset.zip((ds, counter)).map(apply, num_parallel_calls=tf.data.AUTOTUNE)
@@ -186,8 +189,10 @@ def train_variant(
     max_train_samples: int | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train ``variant`` on the train split, select the best epoch on val; history and summary."""
-    train_p = params.train
     model_p: ModelParams = params.models[variant]
+    train_p = params.train
+    if model_p.learning_rate is not None:  # per-variant rate (the reference tuned each variant)
+        train_p = train_p.model_copy(update={"learning_rate": model_p.learning_rate})
     set_seed(train_p.seed, deterministic=train_p.deterministic)
     names = variant_inputs(variant, model_p)
     tr = split_indices(arrays, split, "train")
