@@ -405,15 +405,6 @@ def write_reflection_h5(path: str | Path, images: list[np.ndarray]) -> None:
 class ReflectionSetDataset(_H5DatasetBase):
     """NvGaze's ``reflectiondataset.h5``: a list of 2-D grayscale images (``image_<i>``)."""
 
-    def __init__(
-        self,
-        *,
-        filepath: str,
-        version: Version | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(filepath=filepath, version=version, metadata=metadata)
-
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._full_path(self._filepath), "version": self._version}
 

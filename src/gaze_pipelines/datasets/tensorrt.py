@@ -12,7 +12,7 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
-from kedro.io.core import DatasetError, Version
+from kedro.io.core import DatasetError
 
 from gaze_pipelines.core.export import ModelInterface, TensorRTEngine
 from gaze_pipelines.core.io import atomic_write_bytes
@@ -29,15 +29,6 @@ class TensorRTEngineDataset(VersionedFileDataset):
           filepath: data/06_models/gazenet/gazenet_int8.engine
           versioned: true
     """
-
-    def __init__(
-        self,
-        *,
-        filepath: str,
-        version: Version | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(filepath=filepath, version=version, metadata=metadata)
 
     @staticmethod
     def _sidecar(path: PurePosixPath) -> PurePosixPath:

@@ -11,15 +11,14 @@ from __future__ import annotations
 import importlib
 import struct
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version, get_protocol_and_path
+from kedro.io.core import DatasetError, Version, get_protocol_and_path
 
 from gaze_pipelines.core.io import atomic_path
+from gaze_pipelines.datasets.files import VersionedFileDataset
 
 _KINDS = ("bytes", "int64", "float")
 
@@ -236,7 +235,7 @@ def write_tfrecords(
     return len(payloads)
 
 
-class TFRecordDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
+class TFRecordDataset(VersionedFileDataset):
     """A TFRecord file of ``tf.train.Example`` records as a DataFrame.
 
     Example catalog entry::
@@ -256,27 +255,17 @@ class TFRecordDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
         version: Version | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        if protocol not in ("file", "local"):
+        if get_protocol_and_path(filepath)[0] not in ("file", "local"):
             raise DatasetError("TFRecordDataset reads and writes local files (TensorFlow file IO)")
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol)
+        super().__init__(filepath=filepath, version=version, metadata=metadata)
         self._spec = resolve_feature_spec(feature_spec) if feature_spec is not None else None
         self._compression = compression_type
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
 
     def _describe(self) -> dict[str, Any]:
         return {
-            "filepath": str(self._filepath),
+            **super()._describe(),
             "features": len(self._spec) if self._spec else "all",
             "compression_type": self._compression or None,
-            "version": self._version,
         }
 
     def load(self) -> pd.DataFrame:
@@ -288,6 +277,3 @@ class TFRecordDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
         if self._spec is None:
             raise DatasetError("TFRecordDataset needs a feature_spec to save")
         write_tfrecords(str(self._get_save_path()), data, self._spec, self._compression)
-
-    def _exists(self) -> bool:
-        return self._fs.exists(str(self._get_load_path()))

@@ -21,24 +21,21 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import cv2
-import fsspec
 import numpy as np
 import pandas as pd
 from kedro.io.core import (
     AbstractDataset,
-    AbstractVersionedDataset,
     DatasetError,
     Version,
-    get_filepath_str,
-    get_protocol_and_path,
 )
 
 from gaze_pipelines.core.io import atomic_path, atomic_write_bytes, atomic_write_text
 from gaze_pipelines.core.progress import progress
+from gaze_pipelines.datasets.files import VersionedFileDataset
 
 IMAGE_KINDS = ("face", "face_aligned", "l_eye", "r_eye", "head_pos")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -320,36 +317,7 @@ class WebcamLayoutDataset(AbstractDataset[WebcamLayout, WebcamLayout]):
 # ------------------------------------------------------------------------------------ arrays
 
 
-class _VersionedFile(AbstractVersionedDataset):
-    def __init__(self, *, filepath: str, version: Version | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:  # fmt: skip
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol)
-        self.metadata = metadata
-        super().__init__(filepath=PurePosixPath(path), version=version,
-                         exists_function=self._fs.exists, glob_function=self._fs.glob)  # fmt: skip
-
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "filepath": str(self._filepath),
-            "protocol": self._protocol,
-            "version": self._version,
-        }
-
-    def _read_bytes(self) -> bytes:
-        with self._fs.open(get_filepath_str(self._get_load_path(), self._protocol), "rb") as fh:
-            return fh.read()
-
-    def _write_bytes(self, data: bytes) -> None:
-        path = get_filepath_str(self._get_save_path(), self._protocol)
-        atomic_write_bytes(path if self._protocol == "file" else f"{self._protocol}://{path}", data)
-
-    def _exists(self) -> bool:
-        return self._fs.exists(get_filepath_str(self._get_load_path(), self._protocol))
-
-
-class NpzDataset(_VersionedFile):
+class NpzDataset(VersionedFileDataset):
     """A dict of numpy arrays in one ``.npz`` file (uncompressed unless ``compress``)."""
 
     def __init__(self, *, filepath: str, compress: bool = False, version: Version | None = None,
@@ -359,7 +327,7 @@ class NpzDataset(_VersionedFile):
 
     def load(self) -> dict[str, np.ndarray]:
         """All arrays (object arrays are refused)."""
-        with np.load(io.BytesIO(self._read_bytes()), allow_pickle=False) as z:
+        with np.load(io.BytesIO(self._read()), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
     def save(self, data: Mapping[str, np.ndarray]) -> None:
@@ -367,21 +335,21 @@ class NpzDataset(_VersionedFile):
         buf = io.BytesIO()
         arrays = {k: np.asarray(v) for k, v in data.items()}
         (np.savez_compressed if self._compress else np.savez)(buf, **arrays)
-        self._write_bytes(buf.getvalue())
+        self._write(buf.getvalue())
 
 
-class NpyDataset(_VersionedFile):
+class NpyDataset(VersionedFileDataset):
     """One numpy array in a ``.npy`` file."""
 
     def load(self) -> np.ndarray:
         """The array."""
-        return np.load(io.BytesIO(self._read_bytes()), allow_pickle=False)
+        return np.load(io.BytesIO(self._read()), allow_pickle=False)
 
     def save(self, data: np.ndarray) -> None:
         """Write the array atomically."""
         buf = io.BytesIO()
         np.save(buf, np.asarray(data), allow_pickle=False)
-        self._write_bytes(buf.getvalue())
+        self._write(buf.getvalue())
 
 
 class KerasModelsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
