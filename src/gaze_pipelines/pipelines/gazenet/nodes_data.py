@@ -23,10 +23,10 @@ import pandas as pd
 from PIL import Image
 
 from gaze_pipelines.core import crops, face_model, geometry
+from gaze_pipelines.core import png as png_codec
 from gaze_pipelines.core.progress import log_throughput, progress
 from gaze_pipelines.datasets.gazenet_raw import RawSet, local_path
 from gaze_pipelines.datasets.tfrecord import encode_example, serialized_table
-from gaze_pipelines.pipelines.gazenet import png_codec
 from gaze_pipelines.pipelines.gazenet.features import GT_FEATURES, TAO_GAZE_FEATURES
 from gaze_pipelines.pipelines.gazenet.params_convert import DatasetConvertParams
 from gaze_pipelines.pipelines.gazenet.tao_format import (

@@ -1,4 +1,4 @@
-"""PNG reading and writing for ``gazenet_data``'s 8-bit greyscale frames and crops.
+"""PNG reading and writing of 8-bit greyscale images (ISA-L fast path, OpenCV for the rest).
 
 The normalize step spends most of its time in deflate: decoding the input frames and encoding
 four PNGs per frame. With the ``isal`` package (ISA-L's deflate, SIMD) installed, frames that

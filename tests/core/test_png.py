@@ -1,4 +1,4 @@
-"""gazenet_data PNG codec: the ISA-L path is lossless and decodes exactly what OpenCV decodes."""
+"""core.png: the ISA-L path is lossless and decodes exactly what OpenCV decodes (isal is required)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from gaze_pipelines.core import png as png_codec
 from gaze_pipelines.datasets.gazenet_raw import GazeNetRawDataset
 from gaze_pipelines.pipelines.gazenet import nodes_data as nd
-from gaze_pipelines.pipelines.gazenet import png_codec
 from gaze_pipelines.synthetic.gazenet import make_setup, render_set
-
-pytestmark = pytest.mark.skipif(not png_codec.isal_available(), reason="isal not installed")
 
 
 def _images():
