@@ -15,13 +15,20 @@ logger = logging.getLogger("gaze_pipelines.progress")
 
 
 def progress(
-    items: Iterable[T], desc: str, total: int | None = None, unit: str = "it"
+    items: Iterable[T],
+    desc: str,
+    total: int | None = None,
+    unit: str = "it",
+    steps: Iterable[int] | None = None,
 ) -> Iterator[T]:
-    """Iterate with a tqdm bar (to stderr) and log the throughput when done."""
+    """Iterate with a tqdm bar (to stderr) and log the throughput when done.
+
+    ``steps``: how many ``unit`` each item stands for (e.g. frames per worker task), so the bar
+    and the throughput line count units, not items; default one per item.
+    """
     start = time.perf_counter()
     count = 0
     bar = tqdm(
-        items,
         desc=desc,
         total=total,
         unit=unit,
@@ -30,8 +37,11 @@ def progress(
         mininterval=0.5,
         disable=None,
     )
-    for item in bar:
-        count += 1
+    sizes = iter(steps) if steps is not None else None
+    for item in items:
+        step = next(sizes) if sizes is not None else 1
+        count += step
+        bar.update(step)
         yield item
     bar.close()
     log_throughput(desc, count, time.perf_counter() - start, unit)

@@ -7,12 +7,11 @@ set-level faults raise ``ConfigError`` naming the file.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
@@ -704,13 +703,6 @@ def _normalize_user(
 NORMALIZE_CHUNK = 32  # frames per worker task: workers stay balanced, the bar moves smoothly
 
 
-def _one_item_per_frame(results: Iterable[Any], sizes: list[int]) -> Iterator[Any]:
-    """Each task's result followed by ``None`` for its other frames (one bar step per frame)."""
-    for result, size in zip(results, sizes, strict=True):
-        yield result
-        yield from itertools.repeat(None, size - 1)
-
-
 def normalize_frames(
     frames: pd.DataFrame, configs: dict[str, SetConfig], params: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict[str, bytes], pd.DataFrame]:
@@ -747,18 +739,16 @@ def normalize_frames(
         )
     cv2.setNumThreads(1)
     with ThreadPoolExecutor(max_workers=p.n_workers()) as pool:
-        done = pool.map(_normalize_user, tasks)
-        sizes = [len(t[0]) for t in tasks]
-        for result in progress(
-            _one_item_per_frame(done, sizes),
+        for r, im, rj in progress(
+            pool.map(_normalize_user, tasks),
             "normalize (read + PnP-based warps + PNG)",
             len(frames),
             "frame",
-        ):  # the bar and the throughput log line count frames
-            if result is not None:
-                rows += result[0]
-                images.update(result[1])
-                rejects += result[2]
+            steps=[len(t[0]) for t in tasks],  # the bar and the throughput line count frames
+        ):
+            rows += r
+            images.update(im)
+            rejects += rj
     norm = (
         pd.DataFrame(rows).set_index("_index")
         if rows
