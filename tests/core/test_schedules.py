@@ -113,3 +113,15 @@ def test_schedule_values_and_plot():
     assert ax.get_yscale() == "log"
     fig2 = plot_schedule(Constant(1e-3), 10)
     assert len(fig2.axes[0].lines[0].get_xdata()) > 1
+
+
+def test_cosine_with_warmup_rises_then_decays_to_the_floor():
+    from gaze_pipelines.core.schedules import cosine_with_warmup  # noqa: PLC0415
+
+    sched = cosine_with_warmup(1e-3, total_steps=100, warmup_steps=10, min_lr_ratio=0.05)
+    values = [float(sched(s)) for s in (0, 5, 10, 55, 100)]
+    assert values[0] == pytest.approx(1e-4)  # a tenth of the rate at step 0
+    assert values[0] < values[1] < values[2] == pytest.approx(1e-3)
+    assert values[2] > values[3] > values[4] == pytest.approx(5e-5)  # floor: 5 % of the rate
+    plain = cosine_with_warmup(1e-3, total_steps=100)
+    assert float(plain(0)) == pytest.approx(1e-3) and float(plain(100)) == pytest.approx(0.0)

@@ -19,6 +19,10 @@ serializable (``get_config`` / registered with Keras), so a saved model with its
 - ``RampUpRampDown(learning_rate, num_epochs, steps_per_epoch, rampup_length, rampdown_length)``:
   NvGaze's per-epoch Gaussian ramp-up / ramp-down of Adam's rate (``trainPupil.adjust_learning_rate``).
 
+- ``cosine_with_warmup(learning_rate, total_steps, warmup_steps=0, min_lr_ratio=0)``: Keras'
+  ``CosineDecay`` to ``min_lr_ratio x learning_rate`` after a linear warm-up from a tenth of the
+  rate over ``warmup_steps`` (the webcam family's schedule).
+
 Helpers:
 
 - ``schedule_values(schedule, last_step, num=...)`` -> (steps, values) numpy arrays.
@@ -271,6 +275,25 @@ class RampUpRampDown(keras.optimizers.schedules.LearningRateSchedule):
             "rampup_length": self.rampup_length,
             "rampdown_length": self.rampdown_length,
         }
+
+
+def cosine_with_warmup(
+    learning_rate: float, total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0
+) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Cosine decay over ``total_steps`` (warm-up included) to ``min_lr_ratio x learning_rate``.
+
+    With ``warmup_steps`` the rate rises linearly from ``learning_rate / 10`` first.
+    """
+    decay = max(1, int(total_steps) - int(warmup_steps))
+    if warmup_steps:  # alpha is relative to warmup_target
+        return keras.optimizers.schedules.CosineDecay(
+            learning_rate * 0.1,
+            decay,
+            alpha=min_lr_ratio,
+            warmup_target=learning_rate,
+            warmup_steps=int(warmup_steps),
+        )
+    return keras.optimizers.schedules.CosineDecay(learning_rate, decay, alpha=min_lr_ratio)
 
 
 def schedule_values(schedule: Any, last_step: int, num: int = 500) -> tuple[np.ndarray, np.ndarray]:

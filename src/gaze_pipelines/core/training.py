@@ -110,6 +110,35 @@ def make_optimizer(name: str, learning_rate: Any, **kwargs: Any) -> keras.optimi
     return cls(learning_rate=learning_rate, **kwargs)
 
 
+def plateau_and_early_stopping(
+    monitor: str,
+    *,
+    learning_rate: float,
+    plateau: tuple[float, int, float] | None = None,
+    early_stopping_patience: int | None = None,
+) -> list[keras.callbacks.Callback]:
+    """``ReduceLROnPlateau`` (``plateau`` = (factor, patience, min_lr_ratio)) and early stopping.
+
+    Both watch ``monitor``; ``fit`` restores the selected epoch's weights itself, so early
+    stopping does not restore them.
+    """
+    out: list[keras.callbacks.Callback] = []
+    if plateau is not None:
+        factor, patience, min_lr_ratio = plateau
+        out.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=factor,
+                patience=patience,
+                min_lr=learning_rate * min_lr_ratio,
+                verbose=0,
+            )
+        )
+    if early_stopping_patience is not None:
+        out.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping_patience))
+    return out
+
+
 @dataclass
 class FitConfig:
     """How to run ``fit``: epochs, checkpoints, model selection, summaries, logging."""

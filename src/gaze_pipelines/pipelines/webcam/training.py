@@ -20,7 +20,14 @@ import pandas as pd
 import tensorflow as tf
 
 from gaze_pipelines.core.progress import log_throughput
-from gaze_pipelines.core.training import FitConfig, fit, make_optimizer, set_seed
+from gaze_pipelines.core.schedules import cosine_with_warmup
+from gaze_pipelines.core.training import (
+    FitConfig,
+    fit,
+    make_optimizer,
+    plateau_and_early_stopping,
+    set_seed,
+)
 from gaze_pipelines.pipelines.webcam.model import build_model, variant_inputs
 from gaze_pipelines.pipelines.webcam.params import (
     AugmentParams,
@@ -130,33 +137,25 @@ def learning_rate(train: TrainParams, steps_per_epoch: int = 1) -> Any:
     sched = train.schedule
     if sched.type != "cosine":
         return train.learning_rate
-    warmup = sched.warmup_epochs * steps_per_epoch
-    decay = max(1, train.epochs * steps_per_epoch - warmup)
-    if warmup:  # linear from a tenth of the rate; alpha is relative to warmup_target
-        return keras.optimizers.schedules.CosineDecay(
-            train.learning_rate * 0.1, decay, alpha=sched.min_lr_ratio,
-            warmup_target=train.learning_rate, warmup_steps=warmup,
-        )  # fmt: skip
-    return keras.optimizers.schedules.CosineDecay(
-        train.learning_rate, decay, alpha=sched.min_lr_ratio
+    return cosine_with_warmup(
+        train.learning_rate,
+        train.epochs * steps_per_epoch,
+        warmup_steps=sched.warmup_epochs * steps_per_epoch,
+        min_lr_ratio=sched.min_lr_ratio,
     )
 
 
 def schedule_callbacks(train: TrainParams, monitor: str) -> list[keras.callbacks.Callback]:
     """ReduceLROnPlateau (``plateau`` schedule) and early stopping, watching ``monitor``."""
-    out: list[keras.callbacks.Callback] = []
     sched = train.schedule
-    if sched.type == "plateau":
-        out.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=sched.factor, patience=sched.patience,
-            min_lr=train.learning_rate * sched.min_lr_ratio, verbose=0,
-        ))  # fmt: skip
-    if train.early_stopping_patience is not None:
-        # fit() restores the best epoch's weights itself.
-        out.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=train.early_stopping_patience)
-        )
-    return out
+    return plateau_and_early_stopping(
+        monitor,
+        learning_rate=train.learning_rate,
+        plateau=(sched.factor, sched.patience, sched.min_lr_ratio)
+        if sched.type == "plateau"
+        else None,
+        early_stopping_patience=train.early_stopping_patience,
+    )
 
 
 def compile_model(model: keras.Model, train: TrainParams, steps_per_epoch: int = 1) -> keras.Model:
