@@ -57,7 +57,8 @@ strongly typed FP16 TensorRT engine (TensorRT 11 removed ``BuilderFlag.FP16``).
     (the ``tensorrt`` package, ``pycuda``, a CUDA GPU) when it cannot run; ``tensorrt_missing()``
     returns that reason (or ``None``) so tests can skip with it.
 
-``check_parity(reference, candidate, inputs) -> dict`` (max/mean abs diff, max rel diff) and
+``parity_stats(reference_outputs, candidate_outputs)`` and ``check_parity(reference, candidate,
+inputs)`` (predictors) -> dict (max/mean abs diff, max rel diff, per output) and
 ``compare_formats(predictors, evaluate, inputs, *, reference="keras", file_sizes=None,
 batch_sizes=(1, 32), ...) -> pandas.DataFrame``: per format the KPIs of ``evaluate(predictor)``,
 their difference to the reference (absolute and relative), output max abs diff, p50/p95 latency
@@ -1256,12 +1257,10 @@ def float64_outputs(model: Any, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.asarray(out, np.float64)
 
 
-def check_parity(
-    reference: Any, candidate: Any, inputs: Mapping[str, np.ndarray]
-) -> dict[str, Any]:
-    """Output differences of ``candidate`` to ``reference`` on the same inputs."""
-    ref = np.asarray(reference.predict(dict(inputs)), np.float64)
-    got = np.asarray(candidate.predict(dict(inputs)), np.float64)
+def parity_stats(reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
+    """Output differences of ``candidate`` to ``reference`` (same shape, any float dtype)."""
+    ref = np.asarray(reference, np.float64)
+    got = np.asarray(candidate, np.float64)
     if ref.shape != got.shape:
         raise ValueError(f"output shapes differ: {ref.shape} vs {got.shape}")
     diff = np.abs(ref - got)
@@ -1273,8 +1272,15 @@ def check_parity(
         "max_abs_diff_per_output": (
             diff.reshape(len(diff), -1).max(axis=0).tolist() if diff.size else []
         ),
-        "samples": int(ref.shape[0]),
+        "samples": int(ref.shape[0]) if ref.ndim else 1,
     }
+
+
+def check_parity(
+    reference: Any, candidate: Any, inputs: Mapping[str, np.ndarray]
+) -> dict[str, Any]:
+    """Output differences of ``candidate`` to ``reference`` predictors on the same inputs."""
+    return parity_stats(reference.predict(dict(inputs)), candidate.predict(dict(inputs)))
 
 
 def compare_formats(

@@ -49,10 +49,10 @@ from gaze_pipelines.core.export import (
     TensorRTEngine,
     build_tensorrt_engine,
     calibrate_int8,
-    check_parity,
     compare_formats,
     float64_outputs,
     keras_to_onnx,
+    parity_stats,
     quantize_int8,
     report_markdown,
     require_tensorrt,
@@ -99,16 +99,18 @@ def onnx_parity(
     params: Mapping[str, Any],
     family: str = "model",
 ) -> dict[str, float]:
-    """Compare FP32 ONNX to Keras outputs; fail when beyond ``parity_tolerance`` (scaled by |y|)."""
+    """Compare FP32 ONNX to Keras outputs; fail when beyond ``parity_tolerance`` (scaled by |y|).
+
+    Also records both FP32 models' distance to a float64 twin of the Keras model, which tells
+    float32 round-off (both drift from it alike) from an export error.
+    """
     p = _params(params, family)
     samples = _samples(calibration, p.benchmark.samples)
-    keras = KerasPredictor(model)
-    result = check_parity(
-        keras,
-        OnnxPredictor(onnx_model, intra_op_num_threads=p.benchmark.intra_op_num_threads),
-        samples,
+    ref = KerasPredictor(model).predict(samples)
+    got = OnnxPredictor(onnx_model, intra_op_num_threads=p.benchmark.intra_op_num_threads).predict(
+        samples
     )
-    ref = keras.predict(samples)
+    result = parity_stats(ref, got)
     ref_scale = float(np.abs(ref).max())
     allowed = p.parity_tolerance * max(1.0, ref_scale)
     result.update(
@@ -119,7 +121,7 @@ def onnx_parity(
             "passed": result["max_abs_diff"] <= allowed,
         }
     )
-    result.update(_float64_check(model, onnx_model, samples, p))
+    result.update(_float64_check(model, samples, ref, got))
     if not result["passed"]:
         raise ValueError(
             f"{family}: ONNX output differs from Keras by {result['max_abs_diff']:.3g} "
@@ -138,30 +140,21 @@ def onnx_parity(
 
 
 def _float64_check(
-    model: Any, onnx_model: Any, samples: Mapping[str, np.ndarray], p: ExportParams
+    model: Any, samples: Mapping[str, np.ndarray], keras_out: np.ndarray, onnx_out: np.ndarray
 ) -> dict[str, Any]:
-    """Distance of Keras FP32 and ONNX FP32 to the float64 model: float32 round-off, measured."""
+    """Distance of the Keras and ONNX FP32 outputs to the float64 model's outputs."""
     try:
         exact = float64_outputs(model, samples)
     except Exception as exc:  # a diagnostic column must not fail the export
         logger.warning("float64 reference unavailable (%s); parity without it", exc)
         return {"float64_reference": False}
-    keras_out = KerasPredictor(model).predict(samples).astype(np.float64)
-    onnx_out = OnnxPredictor(
-        onnx_model, intra_op_num_threads=p.benchmark.intra_op_num_threads
-    ).predict(samples)
-    onnx_out = np.asarray(onnx_out, np.float64)
-
-    def per_output(diff: np.ndarray) -> list[float]:
-        return diff.reshape(len(diff), -1).max(axis=0).tolist()
-
-    keras_err, onnx_err = np.abs(keras_out - exact), np.abs(onnx_out - exact)
+    keras_err, onnx_err = parity_stats(exact, keras_out), parity_stats(exact, onnx_out)
     return {
         "float64_reference": True,
-        "keras_vs_float64_max_abs": float(keras_err.max()),
-        "onnx_vs_float64_max_abs": float(onnx_err.max()),
-        "keras_vs_float64_per_output": per_output(keras_err),
-        "onnx_vs_float64_per_output": per_output(onnx_err),
+        "keras_vs_float64_max_abs": keras_err["max_abs_diff"],
+        "onnx_vs_float64_max_abs": onnx_err["max_abs_diff"],
+        "keras_vs_float64_per_output": keras_err["max_abs_diff_per_output"],
+        "onnx_vs_float64_per_output": onnx_err["max_abs_diff_per_output"],
     }
 
 
