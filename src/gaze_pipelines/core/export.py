@@ -1246,15 +1246,10 @@ def float64_twin(model: Any) -> Any:
 
 def float64_outputs(model: Any, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
     """First output of ``float64_twin(model)`` on Keras-named ``inputs``, as float64."""
-    twin = float64_twin(model)
-    names = [t.name.split(":")[0] for t in twin.inputs]
-    feed = [np.asarray(inputs[n], np.float64) for n in names]
-    out = twin.predict_on_batch(feed if len(feed) > 1 else feed[0])
-    if isinstance(out, (list, tuple)):
-        out = out[0]
-    elif isinstance(out, dict):
-        out = next(iter(out.values()))
-    return np.asarray(out, np.float64)
+    from gaze_pipelines.core.predict import KerasPredictor  # noqa: PLC0415
+
+    feed = {name: np.asarray(value, np.float64) for name, value in inputs.items()}
+    return KerasPredictor(float64_twin(model), dtype=np.float64).predict(feed)
 
 
 def parity_stats(reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:

@@ -27,15 +27,16 @@ class Predictor(Protocol):
 class KerasPredictor:
     """A Keras model behind the ``Predictor`` interface (inputs by layer name)."""
 
-    def __init__(self, model: Any, batch_size: int = 256):
+    def __init__(self, model: Any, batch_size: int = 256, dtype: Any = np.float32):
         self.model = model
         self.batch_size = batch_size
+        self.dtype = dtype  # of the returned outputs (float64 for a float64 model)
         self.input_names = [t.name.split(":")[0] for t in model.inputs]
         names = getattr(model, "output_names", None)  # Keras 3: layer names, not tensor ids
         self.output_names = list(names) if names else [t.name.split(":")[0] for t in model.outputs]
 
     def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """Predict in batches; returns the first output as float32 numpy."""
+        """Predict in batches; returns the first output as numpy (``dtype``, float32 default)."""
         ordered = [np.asarray(inputs[name]) for name in self.input_names]
         n = len(ordered[0])
         outs = []
@@ -47,8 +48,8 @@ class KerasPredictor:
                 out = out[0]
             elif isinstance(out, dict):
                 out = next(iter(out.values()))
-            outs.append(np.asarray(out, dtype=np.float32))
-        return np.concatenate(outs, axis=0) if outs else np.zeros((0,), np.float32)
+            outs.append(np.asarray(out, dtype=self.dtype))
+        return np.concatenate(outs, axis=0) if outs else np.zeros((0,), self.dtype)
 
 
 _ORT_OPT_LEVELS = ("disable", "basic", "extended", "all")
