@@ -72,13 +72,6 @@ def _apply(layers: list[keras.layers.Layer], x: keras.KerasTensor) -> keras.Kera
     return x
 
 
-def conv_branch(
-    x: keras.KerasTensor, branch: BranchParams, prefix: str, bn_momentum: float = 0.9
-) -> keras.KerasTensor:
-    """The reference's convolutional stack for one image input; returns the flattened features."""
-    return _apply(branch_layers(branch, prefix, bn_momentum), x)
-
-
 def build_model(
     variant: str,
     model: ModelParams,
@@ -101,10 +94,9 @@ def build_model(
             feats.append(keras.layers.Rescaling(scale, name="head_angle_scale")(inputs[n]))
             continue
         x = keras.layers.Rescaling(1.0 / 255.0, name=f"{n}_scale")(inputs[n])
-        if shared_eye is not None and n in ("l_eye", "r_eye"):
-            feats.append(_apply(shared_eye, x))
-        else:
-            feats.append(conv_branch(x, branch_of[n], n, model.bn_momentum))
+        shared = shared_eye is not None and n in ("l_eye", "r_eye")
+        layers = shared_eye if shared else branch_layers(branch_of[n], n, model.bn_momentum)
+        feats.append(_apply(layers, x))
     x = feats[0] if len(feats) == 1 else keras.layers.Concatenate(name="concat")(feats)
     x = keras.layers.Dense(model.dense_nodes, activation="relu", name="fc1")(x)
     x = keras.layers.Dropout(model.dropout, name="drop1")(x)
