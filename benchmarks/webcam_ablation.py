@@ -21,13 +21,13 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
 import yaml
 
+from gaze_pipelines.params_common import deep_merge
 from gaze_pipelines.pipelines.webcam.nodes_evaluate import error_stats
 from gaze_pipelines.pipelines.webcam.params import validate_params
 from gaze_pipelines.pipelines.webcam.training import model_inputs, split_indices, train_variant
@@ -35,15 +35,6 @@ from gaze_pipelines.pipelines.webcam.training import model_inputs, split_indices
 REPO = Path(__file__).resolve().parents[1]
 RIDGE_INPUTS = {"face": ["face_aligned"], "eyes": ["l_eye", "r_eye"],
                 "full": ["face_aligned", "l_eye", "r_eye", "head_pos", "head_angle"]}  # fmt: skip
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = v
-    return base
 
 
 def _grey16(a: np.ndarray) -> np.ndarray:
@@ -81,7 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     raw = yaml.safe_load((args.project / "conf/base/parameters_webcam.yml").read_text())["webcam"]
-    p = validate_params(_merge(raw, yaml.safe_load(args.set) or {}))
+    p = validate_params(deep_merge(raw, yaml.safe_load(args.set) or {}))
     with np.load(args.project / "data/05_model_input/webcam_arrays.npz") as z:
         arrays = {k: z[k] for k in z.files}
     split = pd.read_csv(args.project / "data/05_model_input/webcam_split.csv")

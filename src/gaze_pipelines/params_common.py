@@ -7,6 +7,7 @@ equal to 0 (got -3)``; pydantic's messages list the allowed values of enums and 
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -108,3 +109,14 @@ def validate(model: type[M], raw: Any, key_path: str) -> M:
         return model.model_validate(dict(raw or {}))
     except ValidationError as exc:
         raise ValueError(format_validation_error(exc, key_path, model)) from None
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base`` key by key (dicts recursively, lists replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in (over or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -16,13 +16,12 @@ allowed keys.
 
 from __future__ import annotations
 
-import copy
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from gaze_pipelines.core.predict import MODEL_FORMATS
-from gaze_pipelines.params_common import StrictModel, validate
+from gaze_pipelines.params_common import StrictModel, deep_merge, validate
 
 PHASES = ("training", "validation", "testing", "kpi_testing")
 LOSS_TYPES = ("l1", "rmse", "cosine", "l1_cosine_joint", "l2_cosine_joint", "logcosh")
@@ -579,17 +578,6 @@ class InferenceParams(_Spec):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` merged into a copy of ``base`` key by key (dicts recursively, lists replaced)."""
-    out = copy.deepcopy(base)
-    for key, value in (over or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def validate_section(raw: dict[str, Any] | None, model: type[_Spec], root: str) -> Any:
