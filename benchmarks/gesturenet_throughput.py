@@ -108,9 +108,8 @@ def main() -> None:
         cal_source = "random pixels (no data.json)"
     fp32 = ex.keras_to_onnx(model, opset=17)
     cal = ex.calibration_batches([{INPUT_NAME: pixels}], args.cal_batches, args.cal_batch_size)
-    calibrated = ex.calibrate_int8(fp32, cal, method=args.method)
-    int8 = ex.quantize_int8(fp32, calibrated=calibrated, scheme="s8s8").model
-    int8_cpu = ex.quantize_int8(fp32, calibrated=calibrated, scheme="u8s8").model
+    schemes = ex.quantize_int8_schemes(fp32, cal, ex.Int8Params(calibration_method=args.method))
+    int8, int8_cpu = schemes["s8s8"].model, schemes["u8s8"].model
     print(
         f"{model.name}: exported and quantized in {time.perf_counter() - t0:.1f} s "
         f"(calibration: {n_cal} images, {cal_source}, {args.method})",

@@ -57,9 +57,8 @@ def _random_models(size: int, cal_samples: int, seed: int) -> dict:
     fp32 = ex.keras_to_onnx(model, **GAZENET_EXPORT)
     inputs = _random_inputs(ex.read_interface(fp32), cal_samples, seed)
     cal = ex.calibration_batches([inputs], cal_batches=max(1, cal_samples // 8), cal_batch_size=8)
-    calibrated = ex.calibrate_int8(fp32, cal, method="entropy")
-    int8 = ex.quantize_int8(fp32, calibrated=calibrated, scheme="s8s8").model
-    int8_cpu = ex.quantize_int8(fp32, calibrated=calibrated, scheme="u8s8").model
+    schemes = ex.quantize_int8_schemes(fp32, cal, ex.Int8Params(calibration_method="entropy"))
+    int8, int8_cpu = schemes["s8s8"].model, schemes["u8s8"].model
     return {"keras": model, "onnx": fp32, "onnx_int8": int8, "onnx_int8_cpu": int8_cpu}
 
 

@@ -57,11 +57,7 @@ def main() -> None:
 
     import keras  # noqa: PLC0415
 
-    from gaze_pipelines.core.export import (  # noqa: PLC0415
-        calibrate_int8,
-        keras_to_onnx,
-        quantize_int8,
-    )
+    from gaze_pipelines.core.export import keras_to_onnx, quantize_int8_schemes  # noqa: PLC0415
     from gaze_pipelines.core.latency import measure_latency  # noqa: PLC0415
     from gaze_pipelines.core.predict import KerasPredictor, OnnxPredictor  # noqa: PLC0415
     from gaze_pipelines.pipelines.nvgaze.model import build_model  # noqa: PLC0415
@@ -80,19 +76,12 @@ def main() -> None:
     batches = [{"image": cal[i : i + 16]} for i in range(0, len(cal), 16)]
     plain = keras_to_onnx(model, opset=params.export.opset)
     clean = optimize_onnx(plain, model)
-    int8_args = {
-        "method": params.export.int8.calibration_method,
-        "op_types": params.export.int8.op_types_to_quantize,
-        "keep_input_layers_float": params.export.int8.keep_input_layers_float,
-    }
     formats = {}
     for graph, onnx_model in (("plain", plain), ("clean", clean)):
-        calibrated = calibrate_int8(onnx_model, batches, **int8_args)
+        schemes = quantize_int8_schemes(onnx_model, batches, params.export.int8)
         formats[(graph, "fp32")] = onnx_model
-        for precision, scheme in (("int8", "s8s8"), ("u8s8", "u8s8")):
-            formats[(graph, precision)] = quantize_int8(
-                onnx_model, calibrated=calibrated, scheme=scheme
-            ).model
+        formats[(graph, "int8")] = schemes["s8s8"].model
+        formats[(graph, "u8s8")] = schemes["u8s8"].model
     sample = {"image": cal[:32]}
     rows = []
     for threads in args.threads:

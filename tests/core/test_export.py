@@ -564,3 +564,18 @@ def test_export_params_defaults_and_errors():
 def test_ranges_table_is_a_dataframe(gaze_int8):
     assert isinstance(gaze_int8.ranges, pd.DataFrame)
     assert gaze_int8.ranges["tensor"].is_unique
+
+
+def test_int8_params_map_onto_calibrate_int8_and_both_schemes(gaze_onnx, gaze_data):
+    import inspect  # noqa: PLC0415
+
+    accepted = set(inspect.signature(ex.calibrate_int8).parameters) - {"model", "calibration"}
+    assert set(ex.Int8Params().calibrate_kwargs()) == accepted
+    cal = ex.calibration_batches([gaze_data], cal_batches=1, cal_batch_size=16)
+    both = ex.quantize_int8_schemes(
+        gaze_onnx, cal, ex.Int8Params(calibration_method="minmax", cpu_reduce_range=True)
+    )
+    assert both["s8s8"].summary["scheme"] == "s8s8" and both["u8s8"].summary["reduce_range"]
+    assert (
+        both["s8s8"].summary["calibration_samples"] == both["u8s8"].summary["calibration_samples"]
+    )

@@ -40,7 +40,8 @@ preprocess=True, keep_output_layers_float=True, keep_input_layers_float=False) -
     ``QLinearConv``) and symmetric per-channel QInt8 weights; several times faster than S8S8 on
     onnxruntime's CPU provider, but not a TensorRT input. ``calibrate_int8(model, calibration,
     ...) -> Int8Calibration`` runs the (expensive) calibration once; pass it as ``calibrated=``
-    to build both schemes from it.
+    to build both schemes from it; ``quantize_int8_schemes(model, calibration, Int8Params)``
+    returns both (``{"s8s8": Int8Result, "u8s8": Int8Result}``) from the parameter section.
     ``keep_input_layers_float`` also keeps the first weighted layer after every graph input in
     float (``input_layer_nodes``), for networks whose first convolution sees one channel.
     ``calibration_batches(batches, cal_batches, cal_batch_size)`` re-batches any stream of input
@@ -1384,6 +1385,42 @@ class Int8Params(StrictModel):
     keep_input_layers_float: bool = False
     cal_image_dir: str | None = None
     seed: int = 0
+
+    def calibrate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``calibrate_int8``."""
+        return {
+            "method": self.calibration_method,
+            "percentile": self.percentile,
+            "num_bins": self.num_bins,
+            "num_quantized_bins": self.num_quantized_bins,
+            "op_types": self.op_types_to_quantize,
+            "nodes_to_exclude": self.nodes_to_exclude,
+            "preprocess": self.preprocess,
+            "keep_output_layers_float": self.keep_output_layers_float,
+            "keep_input_layers_float": self.keep_input_layers_float,
+        }
+
+
+def quantize_int8_schemes(
+    model: Any,
+    calibration: Sequence[Mapping[str, np.ndarray]],
+    params: Int8Params | None = None,
+) -> dict[str, Int8Result]:
+    """``{"s8s8": ..., "u8s8": ...}``: both INT8 schemes from one calibration run of ``params``."""
+    p = params or Int8Params()
+    calibrated = calibrate_int8(model, calibration, **p.calibrate_kwargs())
+    return {
+        "s8s8": quantize_int8(
+            model, calibrated=calibrated, scheme="s8s8", per_channel=p.per_channel
+        ),
+        "u8s8": quantize_int8(
+            model,
+            calibrated=calibrated,
+            scheme="u8s8",
+            per_channel=p.per_channel,
+            reduce_range=p.cpu_reduce_range,
+        ),
+    }
 
 
 class TensorRTParams(StrictModel):

@@ -45,15 +45,13 @@ from kedro.pipeline import Pipeline, node
 
 from gaze_pipelines.core.export import (
     ExportParams,
-    Int8Result,
     TensorRTEngine,
     build_tensorrt_engine,
-    calibrate_int8,
     compare_formats,
     float64_outputs,
     keras_to_onnx,
     parity_stats,
-    quantize_int8,
+    quantize_int8_schemes,
     report_markdown,
     require_tensorrt,
     to_fp16_onnx,
@@ -165,30 +163,8 @@ def quantize_onnx(
     family: str = "model",
 ) -> tuple[Any, pd.DataFrame, Any, pd.DataFrame]:
     """INT8 Q/DQ models from one calibration run: TensorRT's S8S8 and onnxruntime CPU's U8S8."""
-    p = _params(params, family).int8
-    calibrated = calibrate_int8(
-        onnx_model,
-        calibration,
-        method=p.calibration_method,
-        percentile=p.percentile,
-        num_bins=p.num_bins,
-        num_quantized_bins=p.num_quantized_bins,
-        op_types=p.op_types_to_quantize,
-        nodes_to_exclude=p.nodes_to_exclude,
-        preprocess=p.preprocess,
-        keep_output_layers_float=p.keep_output_layers_float,
-        keep_input_layers_float=p.keep_input_layers_float,
-    )
-    s8s8: Int8Result = quantize_int8(
-        onnx_model, calibrated=calibrated, scheme="s8s8", per_channel=p.per_channel
-    )
-    u8s8: Int8Result = quantize_int8(
-        onnx_model,
-        calibrated=calibrated,
-        scheme="u8s8",
-        per_channel=p.per_channel,
-        reduce_range=p.cpu_reduce_range,
-    )
+    results = quantize_int8_schemes(onnx_model, calibration, _params(params, family).int8)
+    s8s8, u8s8 = results["s8s8"], results["u8s8"]
     return s8s8.model, s8s8.ranges, u8s8.model, u8s8.ranges
 
 
