@@ -1,19 +1,24 @@
 """GazeNet pipelines: ``gazenet_<stage>`` for each stage, ``gazenet`` for data -> export.
 
-Each stage has a builder below; ``create_pipelines`` registers them by name.
+Each stage has a builder below; ``create_pipelines`` builds the requested ones by name. Node
+modules are imported lazily (``pipelines.lazy``): ``gazenet_data`` never loads TensorFlow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from kedro.pipeline import Pipeline, node, pipeline
 
-from gaze_pipelines.pipelines.export import create_export_pipeline, create_tensorrt_export_pipeline
-from gaze_pipelines.pipelines.gazenet import nodes_data as nd
-from gaze_pipelines.pipelines.gazenet import nodes_evaluate as ne
-from gaze_pipelines.pipelines.gazenet import nodes_export as nx
-from gaze_pipelines.pipelines.gazenet import nodes_inference as ni
-from gaze_pipelines.pipelines.gazenet import nodes_train as nt
-from gaze_pipelines.pipelines.gazenet.nodes_sample import sample_pipeline
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+
+core_export = LazyModule("gaze_pipelines.pipelines.export")
+nd = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_data")
+ne = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_evaluate")
+nx = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_export")
+ni = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_inference")
+nt = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_train")
+ns = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_sample")
 
 CONVERT = "params:gazenet.dataset_convert"
 EXPERIMENT = "gazenet_experiment"  # the validated spec (parameters + spec file)
@@ -289,35 +294,45 @@ def _export_data_pipeline() -> Pipeline:
     )
 
 
-_EXPORT_ARGS = {
-    "evaluate": nx.gazenet_export_kpis,
-    "evaluate_inputs": ["gazenet_export_eval_rows", "gazenet_experiment_export", EVALUATE],
-    "model": "gazenet_model@keras",
-}
+def _export_args() -> dict:
+    return {
+        "evaluate": nx.gazenet_export_kpis,
+        "evaluate_inputs": ["gazenet_export_eval_rows", "gazenet_experiment_export", EVALUATE],
+        "model": "gazenet_model@keras",
+    }
 
 
 def export_pipeline() -> Pipeline:
     """``gazenet_export``: ONNX (DeepStream interface), INT8 Q/DQ + ranges, side-by-side report."""
-    return _export_data_pipeline() + create_export_pipeline("gazenet", **_EXPORT_ARGS)
+    return _export_data_pipeline() + core_export.create_export_pipeline("gazenet", **_export_args())
 
 
 def export_tensorrt_pipeline() -> Pipeline:
     """``gazenet_export_tensorrt``: FP16 / INT8 TensorRT engines from the exported models + report."""
-    return _export_data_pipeline() + create_tensorrt_export_pipeline("gazenet", **_EXPORT_ARGS)
+    return _export_data_pipeline() + core_export.create_tensorrt_export_pipeline(
+        "gazenet", **_export_args()
+    )
 
 
-def create_pipelines() -> dict[str, Pipeline]:
-    """Stage pipelines of the GazeNet family, by registered name."""
-    stages = {
-        "gazenet_sample": sample_pipeline(),
-        "gazenet_data": data_pipeline(),
-        "gazenet_train": train_pipeline(),
-        "gazenet_evaluate": evaluate_pipeline(),
-        "gazenet_export": export_pipeline(),
-        "gazenet_export_tensorrt": export_tensorrt_pipeline(),  # needs TensorRT and a GPU
-        "gazenet_inference": inference_pipeline(),
-    }
-    return stages
+def sample_pipeline() -> Pipeline:
+    """``gazenet_sample``: render the embedded TAO-layout sample."""
+    return ns.sample_pipeline()
+
+
+STAGES = {
+    "gazenet_sample": sample_pipeline,
+    "gazenet_data": data_pipeline,
+    "gazenet_train": train_pipeline,
+    "gazenet_evaluate": evaluate_pipeline,
+    "gazenet_export": export_pipeline,
+    "gazenet_export_tensorrt": export_tensorrt_pipeline,  # needs TensorRT and a GPU
+    "gazenet_inference": inference_pipeline,
+}
+
+
+def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
+    """Stage pipelines of the GazeNet family by registered name (only ``names`` when given)."""
+    return build_stages(STAGES, names)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

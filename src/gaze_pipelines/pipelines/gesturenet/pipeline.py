@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.export import create_export_pipeline, create_tensorrt_export_pipeline
-from gaze_pipelines.pipelines.gesturenet import nodes_data as data
-from gaze_pipelines.pipelines.gesturenet import nodes_evaluate as evaluate
-from gaze_pipelines.pipelines.gesturenet import nodes_export as export
-from gaze_pipelines.pipelines.gesturenet import nodes_sample as sample
-from gaze_pipelines.pipelines.gesturenet import nodes_train as train
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+
+core_export = LazyModule("gaze_pipelines.pipelines.export")
+data = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_data")
+evaluate = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_evaluate")
+export = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_export")
+sample = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_sample")
+train = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_train")
 
 # inputs of the KPI function the export report scores every model format with
 EVALUATE_INPUTS = [
@@ -197,26 +201,34 @@ def export_pipeline() -> Pipeline:
             )
         ]
     )
-    return calibration + create_export_pipeline(
+    return calibration + core_export.create_export_pipeline(
         "gesturenet",
         evaluate=evaluate.kpis_of,
         evaluate_inputs=EVALUATE_INPUTS,
     )
 
 
-def create_pipelines() -> dict[str, Pipeline]:
-    """Stage pipelines of the GestureNet family, by registered name."""
-    return {
-        "gesturenet_sample": sample_pipeline(),
-        "gesturenet_data": data_pipeline(),
-        "gesturenet_train": train_pipeline(),
-        "gesturenet_evaluate": evaluate_pipeline(),
-        "gesturenet_inference": inference_pipeline(),
-        "gesturenet_export": export_pipeline(),
-        "gesturenet_export_tensorrt": create_tensorrt_export_pipeline(
-            "gesturenet", evaluate=evaluate.kpis_of, evaluate_inputs=EVALUATE_INPUTS
-        ),
-    }
+def export_tensorrt_pipeline() -> Pipeline:
+    """FP16 / INT8 TensorRT engines from the exported models (needs TensorRT and a GPU)."""
+    return core_export.create_tensorrt_export_pipeline(
+        "gesturenet", evaluate=evaluate.kpis_of, evaluate_inputs=EVALUATE_INPUTS
+    )
+
+
+STAGES = {
+    "gesturenet_sample": sample_pipeline,
+    "gesturenet_data": data_pipeline,
+    "gesturenet_train": train_pipeline,
+    "gesturenet_evaluate": evaluate_pipeline,
+    "gesturenet_inference": inference_pipeline,
+    "gesturenet_export": export_pipeline,
+    "gesturenet_export_tensorrt": export_tensorrt_pipeline,
+}
+
+
+def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
+    """Stage pipelines of the GestureNet family by registered name (only ``names`` when given)."""
+    return build_stages(STAGES, names)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

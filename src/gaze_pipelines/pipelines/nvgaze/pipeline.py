@@ -9,11 +9,18 @@ errors; ``nvgaze_export`` converts to ONNX and INT8 through the export core (and
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.export import create_export_pipeline, create_tensorrt_export_pipeline
-from gaze_pipelines.pipelines.nvgaze import nodes_data, nodes_evaluate, nodes_export, nodes_train
-from gaze_pipelines.pipelines.nvgaze.nodes_tune import tune_nvgaze
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+
+core_export = LazyModule("gaze_pipelines.pipelines.export")
+nodes_data = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_data")
+nodes_evaluate = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_evaluate")
+nodes_export = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_export")
+nodes_train = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_train")
+nodes_tune = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_tune")
 
 EVALUATE_INPUTS = ["nvgaze_test_h5", "nvgaze_train_h5", "params:nvgaze"]
 
@@ -115,7 +122,7 @@ def export_pipeline() -> Pipeline:
             )
         ]
     )
-    core = create_export_pipeline(
+    core = core_export.create_export_pipeline(
         "nvgaze", evaluate=nodes_evaluate.kpis, evaluate_inputs=EVALUATE_INPUTS
     )
     # the core's plain conversion is replaced by conversion + NvGaze's exact graph clean-up
@@ -134,34 +141,47 @@ def export_pipeline() -> Pipeline:
     return calibration + converted + rest
 
 
-def create_pipelines() -> dict[str, Pipeline]:
-    """Stage pipelines of the NvGaze family, by registered name."""
-    return {
-        "nvgaze_sample": sample_pipeline(),
-        "nvgaze_data": data_pipeline(),
-        "nvgaze_train": train_pipeline(),
-        "nvgaze_evaluate": evaluate_pipeline(),
-        "nvgaze_export": export_pipeline(),
-        "nvgaze_export_tensorrt": create_tensorrt_export_pipeline(
-            "nvgaze", evaluate=nodes_evaluate.kpis, evaluate_inputs=EVALUATE_INPUTS
-        ),
-        "nvgaze_tune": Pipeline(
-            [
-                node(  # Ray Tune ASHA sweep (core/tune.py); run on its own
-                    tune_nvgaze,
-                    [
-                        "nvgaze_train_h5",
-                        "nvgaze_test_h5",
-                        "nvgaze_reflections",
-                        "params:nvgaze",
-                        "params:nvgaze_tune",
-                    ],
-                    ["nvgaze_tune_trials", "nvgaze_tuned_parameters", "nvgaze_tune_summary"],
-                    name="nvgaze_tune",
-                )
-            ]
-        ),  # fmt: skip
-    }
+def export_tensorrt_pipeline() -> Pipeline:
+    """FP16 / INT8 TensorRT engines from the exported models (needs TensorRT and a GPU)."""
+    return core_export.create_tensorrt_export_pipeline(
+        "nvgaze", evaluate=nodes_evaluate.kpis, evaluate_inputs=EVALUATE_INPUTS
+    )
+
+
+def tune_pipeline() -> Pipeline:
+    """Ray Tune ASHA sweep (core/tune.py); run on its own."""
+    return Pipeline(
+        [
+            node(
+                nodes_tune.tune_nvgaze,
+                [
+                    "nvgaze_train_h5",
+                    "nvgaze_test_h5",
+                    "nvgaze_reflections",
+                    "params:nvgaze",
+                    "params:nvgaze_tune",
+                ],
+                ["nvgaze_tune_trials", "nvgaze_tuned_parameters", "nvgaze_tune_summary"],
+                name="nvgaze_tune",
+            )
+        ]
+    )
+
+
+STAGES = {
+    "nvgaze_sample": sample_pipeline,
+    "nvgaze_data": data_pipeline,
+    "nvgaze_train": train_pipeline,
+    "nvgaze_evaluate": evaluate_pipeline,
+    "nvgaze_export": export_pipeline,
+    "nvgaze_export_tensorrt": export_tensorrt_pipeline,
+    "nvgaze_tune": tune_pipeline,
+}
+
+
+def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
+    """Stage pipelines of the NvGaze family by registered name (only ``names`` when given)."""
+    return build_stages(STAGES, names)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -14,79 +14,109 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.webcam.nodes_data import (
-    density_map,
-    extract_session_features,
-    ingest_layout,
-    split_samples,
-)
-from gaze_pipelines.pipelines.webcam.nodes_evaluate import evaluate_models
-from gaze_pipelines.pipelines.webcam.nodes_export import create_webcam_export
-from gaze_pipelines.pipelines.webcam.nodes_inference import run_inference
-from gaze_pipelines.pipelines.webcam.nodes_sample import (
-    render_collection_session,
-    render_demo_clip,
-)
-from gaze_pipelines.pipelines.webcam.nodes_train import train_models, tune_model
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+
+data = LazyModule("gaze_pipelines.pipelines.webcam.nodes_data")
+evaluate = LazyModule("gaze_pipelines.pipelines.webcam.nodes_evaluate")
+export = LazyModule("gaze_pipelines.pipelines.webcam.nodes_export")
+inference = LazyModule("gaze_pipelines.pipelines.webcam.nodes_inference")
+sample = LazyModule("gaze_pipelines.pipelines.webcam.nodes_sample")
+train = LazyModule("gaze_pipelines.pipelines.webcam.nodes_train")
 
 P = "params:webcam"
 
 
-def _features(session: str) -> Pipeline:
+def features_pipeline() -> Pipeline:
+    """A recorded session (frames folder or video + targets.csv) -> the positions.csv layout."""
     return Pipeline([
-        node(extract_session_features, [session, P], ["webcam_layout", "webcam_feature_rejects"],
-             name="webcam_extract_features"),
+        node(data.extract_session_features, ["webcam_session", P],
+             ["webcam_layout", "webcam_feature_rejects"], name="webcam_extract_features"),
     ])  # fmt: skip
 
 
-def create_pipelines() -> dict[str, Pipeline]:
-    """Stage pipelines of the webcam family, by registered name."""
-    sample = Pipeline([
-        node(render_collection_session, P, "webcam_rendered_session", name="webcam_render_session"),
-        node(render_demo_clip, P, "webcam_demo_clip", name="webcam_render_clip"),
-        node(extract_session_features, ["webcam_rendered_session", P],
+def sample_pipeline() -> Pipeline:
+    """Render a collection session and a demo clip, then extract the reference's features."""
+    return Pipeline([
+        node(sample.render_collection_session, P, "webcam_rendered_session",
+             name="webcam_render_session"),
+        node(sample.render_demo_clip, P, "webcam_demo_clip", name="webcam_render_clip"),
+        node(data.extract_session_features, ["webcam_rendered_session", P],
              ["webcam_layout", "webcam_feature_rejects"], name="webcam_sample_features"),
     ])  # fmt: skip
-    data = Pipeline([
-        node(ingest_layout, ["webcam_layout", P],
+
+
+def data_pipeline() -> Pipeline:
+    """Ingest the layout (rejects, expectation suite), arrays, split, density map."""
+    return Pipeline([
+        node(data.ingest_layout, ["webcam_layout", P],
              ["webcam_positions", "webcam_arrays", "webcam_data_rejects"], name="webcam_ingest"),
-        node(split_samples, ["webcam_positions", P], "webcam_split", name="webcam_split"),
-        node(density_map, ["webcam_positions", P],
+        node(data.split_samples, ["webcam_positions", P], "webcam_split", name="webcam_split"),
+        node(data.density_map, ["webcam_positions", P],
              ["webcam_density_counts", "webcam_density_plot", "webcam_density_summary"],
              name="webcam_density_map"),
     ])  # fmt: skip
-    train = Pipeline([
-        node(train_models, ["webcam_arrays", "webcam_split", P],
+
+
+def train_pipeline() -> Pipeline:
+    """Train the variants listed in ``webcam.train.variants``."""
+    return Pipeline([
+        node(train.train_models, ["webcam_arrays", "webcam_split", P],
              ["webcam_models", "webcam_train_history", "webcam_train_summary"], name="webcam_train"),
     ])  # fmt: skip
-    evaluate = Pipeline([
-        node(evaluate_models, ["webcam_models", "webcam_arrays", "webcam_split", P],
+
+
+def evaluate_pipeline() -> Pipeline:
+    """RMSE px per variant, screen error maps, histogram, table."""
+    return Pipeline([
+        node(evaluate.evaluate_models, ["webcam_models", "webcam_arrays", "webcam_split", P],
              ["webcam_predictions", "webcam_variant_table", "webcam_metrics", "webcam_error_maps",
               "webcam_error_map_plots", "webcam_error_histogram"], name="webcam_evaluate"),
     ])  # fmt: skip
-    inference = Pipeline([
-        node(run_inference, ["webcam_inference_source", "webcam_models", "webcam_error_maps", P],
+
+
+def inference_pipeline() -> Pipeline:
+    """Predictions on a frames folder or a video, smoothed and drawn."""
+    return Pipeline([
+        node(inference.run_inference,
+             ["webcam_inference_source", "webcam_models", "webcam_error_maps", P],
              ["webcam_inference_output", "webcam_inference_predictions",
               "webcam_inference_rejects"], name="webcam_inference"),
     ])  # fmt: skip
-    tune = Pipeline([
-        node(tune_model, ["webcam_arrays", "webcam_split", P],
+
+
+def tune_pipeline() -> Pipeline:
+    """Ray Tune ASHA sweep; the best configuration as a conf/local parameters file."""
+    return Pipeline([
+        node(train.tune_model, ["webcam_arrays", "webcam_split", P],
              ["webcam_tune_trials", "webcam_tuned_parameters", "webcam_tune_summary"],
              name="webcam_tune"),
     ])  # fmt: skip
-    stages = {
-        "webcam_sample": sample,
-        "webcam_features": _features("webcam_session"),
-        "webcam_data": data,
-        "webcam_train": train,
-        "webcam_evaluate": evaluate,
-        "webcam_inference": inference,
-        "webcam_tune": tune,
-    }
-    stages["webcam_export"] = create_webcam_export()
-    return stages
+
+
+def export_pipeline() -> Pipeline:
+    """ONNX / INT8 of the deploy variant through the export core."""
+    return export.create_webcam_export()
+
+
+STAGES = {
+    "webcam_sample": sample_pipeline,
+    "webcam_features": features_pipeline,
+    "webcam_data": data_pipeline,
+    "webcam_train": train_pipeline,
+    "webcam_evaluate": evaluate_pipeline,
+    "webcam_inference": inference_pipeline,
+    "webcam_tune": tune_pipeline,
+    "webcam_export": export_pipeline,
+}
+
+
+def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
+    """Stage pipelines of the webcam family by registered name (only ``names`` when given)."""
+    return build_stages(STAGES, names)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
