@@ -43,3 +43,55 @@ def test_optimized_graph_is_smaller_and_identical(norm_layers):
     keras_out = np.asarray(keras_model(x.transpose(0, 2, 3, 1), training=False))
     np.testing.assert_allclose(_run(better, x), keras_out, rtol=1e-4, atol=1e-3)
     assert read_interface(better) == read_interface(plain)
+
+
+def test_batch_norm_layers_fold_into_the_convolutions():
+    params = TrainParams(
+        input_resolution=(31, 31),
+        strides=[2, 2, 2, 2],
+        kernel_sizes=[3, 3, 3, 3],
+        output_channel_counts=[6, 8, 8, 8],
+        instance_norm_layers=1,
+        batch_norm_layers=2,
+        dropout=0.0,
+    )
+    keras_model = build_model(params)
+    names = [layer.name for layer in keras_model.layers]
+    assert [n for n in names if n.startswith(("instance_norm", "batch_norm"))] == [
+        "instance_norm1",
+        "batch_norm2",
+        "batch_norm3",
+    ]
+    # conv -> BN -> ReLU
+    assert names.index("conv2") < names.index("batch_norm2") < names.index("relu2")
+    rng = np.random.default_rng(0)
+    for layer in keras_model.layers:  # trained-looking statistics, so folding is not trivial
+        if layer.name.startswith("batch_norm"):
+            shapes = [w.shape for w in layer.get_weights()]
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, shapes[0]),
+                    rng.normal(0, 0.5, shapes[1]),
+                    rng.normal(0, 0.5, shapes[2]),
+                    rng.uniform(0.5, 2, shapes[3]),
+                ]
+            )
+    better = optimize_onnx(keras_to_onnx(keras_model, opset=17), keras_model)
+    ops = Counter(n.op_type for n in better.graph.node)
+    assert ops["InstanceNormalization"] == 1 and "BatchNormalization" not in ops
+    assert ops["Conv"] == 4 and ops["Relu"] == 4
+    x = rng.uniform(0, 255, (3, 1, 31, 31)).astype(np.float32)
+    keras_out = np.asarray(keras_model(x.transpose(0, 2, 3, 1), training=False))
+    np.testing.assert_allclose(_run(better, x), keras_out, rtol=1e-4, atol=1e-3)
+
+
+def test_normalisation_layers_must_fit_the_network():
+    with pytest.raises(ValueError, match="exceed the 4 convolutions"):
+        TrainParams(
+            input_resolution=(31, 31),
+            strides=[2, 2, 2, 2],
+            kernel_sizes=[3, 3, 3, 3],
+            output_channel_counts=[6, 8, 8, 8],
+            instance_norm_layers=2,
+            batch_norm_layers=3,
+        )

@@ -34,6 +34,9 @@ def build_model(params: TrainParams, channels: int = 1) -> keras.Model:
         x = layers.Conv2D(
             c, k, strides=s, padding="valid", kernel_initializer="he_uniform", name=f"conv{i + 1}"
         )(x)
+        if 0 <= i - params.instance_norm_layers < params.batch_norm_layers:
+            # conv -> BN -> ReLU: the export folds BN into the convolution (no inference cost)
+            x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"batch_norm{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
         if i < params.instance_norm_layers:
             # instance norm: per sample and channel over the spatial axes, no affine

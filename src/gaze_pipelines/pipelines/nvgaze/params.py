@@ -277,6 +277,12 @@ class TrainParams(CliModel):
         "norm it shifts eval-mode outputs, see docs/nvgaze.md)",
     )
     instance_norm_layers: int = Field(4, ge=0, description="instance norm after the first N convs")
+    batch_norm_layers: int = Field(
+        0,
+        ge=0,
+        description="batch norm between conv and ReLU on the N convs after the instance-norm "
+        "ones (folded into the convolution at export: free at inference)",
+    )
     num_epochs: int = Field(60, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
@@ -328,6 +334,11 @@ class TrainParams(CliModel):
                 f"fc_node_counts must end with the number of outputs "
                 f"{len(self.output_description)} ({self.output_description}), "
                 f"got {self.fc_node_counts}"
+            )
+        if self.instance_norm_layers + self.batch_norm_layers > n:
+            raise ValueError(
+                f"instance_norm_layers ({self.instance_norm_layers}) + batch_norm_layers "
+                f"({self.batch_norm_layers}) exceed the {n} convolutions"
             )
         check_resolution(self.input_resolution, self.strides, self.kernel_sizes)
         lo, hi = self.valid_pupil_range
