@@ -10,6 +10,8 @@ from gaze_pipelines.datasets.tfrecord import (
     FeatureSpec,
     TFRecordDataset,
     encode_example,
+    frame_records,
+    masked_crc32c,
     read_tfrecords,
     serialized_table,
 )
@@ -166,3 +168,37 @@ def test_direct_encoder_rejects_out_of_range_int(tmp_path):
         encode_example({"v": 2**63}, {"v": FeatureSpec("int64")})
     with pytest.raises(DatasetError, match="missing feature"):
         encode_example({}, {"v": FeatureSpec("int64")})
+
+
+def test_native_framing_is_byte_identical_to_tensorflow(tao_fixtures, tmp_path):
+    import tensorflow as tf
+
+    src = TFRecordDataset(
+        filepath=str(tao_fixtures / "dataio" / "combined.tfrecords"), feature_spec=SPEC
+    ).load()
+    payloads = [encode_example(r, TAO_GAZE_FEATURES) for r in src.to_dict("records")]
+    payloads += [b"", b"x" * 70000]  # empty record, multi-byte length
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecords")) as writer:
+        for p in payloads:
+            writer.write(p)
+    assert frame_records(payloads) == (tmp_path / "tf.tfrecords").read_bytes()
+    # TAO's own file re-framed from its records is the same file
+    fixture = (tao_fixtures / "dataio" / "combined.tfrecords").read_bytes()
+    records = [
+        r.numpy()
+        for r in tf.data.TFRecordDataset(str(tao_fixtures / "dataio" / "combined.tfrecords"))
+    ]
+    assert frame_records(records) == fixture
+    assert masked_crc32c(b"") == 0xA282EAD8  # CRC-32C of nothing is 0: only the mask delta
+
+
+def test_compressed_records_round_trip(tao_fixtures, tmp_path):
+    src = TFRecordDataset(
+        filepath=str(tao_fixtures / "dataio" / "combined.tfrecords"), feature_spec=SPEC
+    ).load()
+    out = TFRecordDataset(
+        filepath=str(tmp_path / "z.tfrecords"), feature_spec=SPEC, compression_type="GZIP"
+    )
+    out.save(src)
+    assert (tmp_path / "z.tfrecords").read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
+    assert out.load()["train/num_keypoints"].tolist() == src["train/num_keypoints"].tolist()

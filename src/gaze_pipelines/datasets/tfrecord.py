@@ -4,12 +4,18 @@ Reads files written by TAO (e.g. GazeNet's ``combined.tfrecords``) and writes fi
 tools read. Data in memory is a pandas DataFrame: one row per record, one column per feature;
 scalar features are Python scalars (bytes features decoded to ``str``), list features are numpy
 arrays. Writes are atomic (temp file + rename).
+
+Uncompressed files are framed here (length, masked CRC-32C of the length, payload, masked CRC-32C
+of the payload: TensorFlow's ``TFRecordWriter`` format, byte for byte, with ``google-crc32c``),
+so writing records (``gazenet_data``) never imports TensorFlow; compressed files and reading go
+through ``tf.io`` / ``tf.data``.
 """
 
 from __future__ import annotations
 
 import importlib
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +23,7 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import DatasetError, Version, get_protocol_and_path
 
-from gaze_pipelines.core.io import atomic_path
+from gaze_pipelines.core.io import atomic_path, atomic_write_bytes
 from gaze_pipelines.datasets.files import VersionedFileDataset
 
 _KINDS = ("bytes", "int64", "float")
@@ -60,6 +66,33 @@ def _tf():
     import tensorflow as tf  # noqa: PLC0415 - heavy import, only when records are touched
 
     return tf
+
+
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+_CRC_MASK_DELTA = 0xA282EAD8
+
+
+def masked_crc32c(data: bytes) -> int:
+    """TFRecord's masked CRC-32C (Castagnoli) of ``data``."""
+    import google_crc32c  # noqa: PLC0415 - C extension, only when records are written
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
+
+
+def frame_records(payloads: Iterable[bytes]) -> bytes:
+    """Serialized records in TFRecord framing (uncompressed), as ``TFRecordWriter`` writes them."""
+    parts = []
+    for payload in payloads:
+        length = _U64.pack(len(payload))
+        parts += (
+            length,
+            _U32.pack(masked_crc32c(length)),
+            payload,
+            _U32.pack(masked_crc32c(payload)),
+        )
+    return b"".join(parts)
 
 
 def _varint(n: int) -> bytes:
@@ -217,7 +250,6 @@ def write_tfrecords(
     ``data`` holds one record per row (feature -> value), or is a ``serialized_table`` of
     examples already encoded with ``encode_example(row, spec)``.
     """
-    tf = _tf()
     if isinstance(data, pd.DataFrame) and list(data.columns) == [SERIALIZED_COLUMN]:
         payloads = data[SERIALIZED_COLUMN].tolist()
         if not all(isinstance(b, bytes) for b in payloads):
@@ -225,7 +257,11 @@ def write_tfrecords(
     else:
         rows = data.to_dict("records") if isinstance(data, pd.DataFrame) else data
         payloads = [encode_example(row, spec) for row in rows]
-    options = tf.io.TFRecordOptions(compression_type=compression) if compression else None
+    if not compression:
+        atomic_write_bytes(path, frame_records(payloads))
+        return len(payloads)
+    tf = _tf()
+    options = tf.io.TFRecordOptions(compression_type=compression)
     with (
         atomic_path(path, suffix=".tfrecords") as tmp,
         tf.io.TFRecordWriter(tmp, options) as writer,
