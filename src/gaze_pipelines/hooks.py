@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from gaze_pipelines.core.io import atomic_write_text
 from gaze_pipelines.params_common import format_validation_error
 from gaze_pipelines.validation.suites import SuiteRegistry
+from gaze_pipelines.validation.worker import ValidationWorker, worker_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +86,15 @@ class ParameterValidationHook:
 
 
 class ExpectationValidationHook:
-    """Validate every suite-bound table before it is saved; a failure stops the run."""
+    """Validate every suite-bound table before it is saved; a failure stops the run.
+
+    When the pipeline saves a bound dataset, a background worker (``validation.worker``) imports
+    Great Expectations while the first nodes run and checks the tables.
+    """
 
     def __init__(self) -> None:
         self._registry: SuiteRegistry | None = None
+        self._worker: ValidationWorker | None = None
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -97,11 +103,39 @@ class ExpectationValidationHook:
         self._registry = SuiteRegistry(conf_source / "base" / "expectations")
 
     @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        """Start the warm validation worker if this pipeline saves a suite-bound dataset."""
+        self._stop_worker()
+        if self._registry is None or not worker_enabled():
+            return
+        if any(self._registry.suites_for(name) for name in pipeline.all_outputs()):
+            try:
+                self._worker = ValidationWorker()
+            except OSError as exc:  # no processes allowed: validate in-process
+                logger.warning("expectation worker not started (%s): validating in-process", exc)
+
+    @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
         """Run the suites bound to ``dataset_name``; raise ``ExpectationFailure`` on failure."""
         if self._registry is None or not isinstance(data, pd.DataFrame):
             return
-        self._registry.validate(dataset_name, data)
+        check = self._worker.check if self._worker is not None else None
+        self._registry.validate(dataset_name, data, check=check)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Stop the worker."""
+        self._stop_worker()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """Stop the worker."""
+        self._stop_worker()
+
+    def _stop_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
 
 class RunReportHook:

@@ -38,3 +38,44 @@ def test_bound_table_validated_before_save(tmp_path):
     # tables without a suite, and non-tables, are not validated
     hook.before_dataset_saved("other_table", pd.DataFrame({"x": [-1]}), None)
     hook.before_dataset_saved("toy_table", {"x": [-1]}, None)
+
+
+def _pipeline(*outputs: str) -> SimpleNamespace:
+    return SimpleNamespace(all_outputs=lambda: set(outputs))
+
+
+def test_worker_validates_like_the_process_and_stops(tmp_path, monkeypatch):
+    monkeypatch.delenv("GAZE_PIPELINES_VALIDATION_WORKER", raising=False)
+    hook = _hook(tmp_path)
+    hook.before_pipeline_run({}, _pipeline("other_table"), None)
+    assert hook._worker is None  # nothing bound is saved: no worker
+    hook.before_pipeline_run({}, _pipeline("toy_table", "other_table"), None)
+    worker = hook._worker
+    assert worker is not None
+    calls = []
+    real = worker.check
+    monkeypatch.setattr(worker, "check", lambda *a: calls.append(a[1]) or real(*a))
+    hook.before_dataset_saved("toy_table", pd.DataFrame({"x": [1, 2]}), None)
+    with pytest.raises(ExpectationFailure, match="toy_suite") as err:
+        hook.before_dataset_saved("toy_table", pd.DataFrame({"x": [-1, 2]}), None)
+    assert calls == ["toy_table", "toy_table"]  # both checks ran in the worker
+    assert err.value.summary.failures[0].unexpected_count == 1  # the summary crossed over whole
+    hook.on_pipeline_error()
+    assert hook._worker is None and worker._pool is None
+
+
+def test_worker_switch_off_and_broken_worker_fall_back(tmp_path, monkeypatch):
+    from gaze_pipelines.validation.worker import ValidationWorker
+
+    monkeypatch.setenv("GAZE_PIPELINES_VALIDATION_WORKER", "0")
+    hook = _hook(tmp_path)
+    hook.before_pipeline_run({}, _pipeline("toy_table"), None)
+    assert hook._worker is None
+    worker = ValidationWorker()
+    worker._pool.shutdown(wait=True)  # a dead pool: checks run in this process
+    worker._pool = type(worker._pool)(max_workers=1)
+    worker._pool.submit(int).result()
+    for proc in worker._pool._processes.values():
+        proc.kill()
+    summaries = worker.check([SUITE], "toy_table", pd.DataFrame({"x": [3]}))
+    assert summaries[0].success and worker._pool is None

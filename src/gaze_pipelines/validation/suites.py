@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ class ExpectationFailure(RuntimeError):
     def __init__(self, summary: ValidationSummary):
         self.summary = summary
         super().__init__(summary.render())
+
+    def __reduce__(self):  # picklable (raised across the validation worker's process boundary)
+        return (type(self), (self.summary,))
 
 
 @dataclass
@@ -160,6 +163,18 @@ def validate_dataframe(
     return _summarise(result, dataset, suite_dict["name"], len(df))
 
 
+def check_suites(
+    suites: list[dict[str, Any]], dataset: str, df: pd.DataFrame
+) -> list[ValidationSummary]:
+    """Validate ``df`` against each suite in turn, stopping after the first that fails."""
+    summaries = []
+    for suite in suites:
+        summaries.append(validate_dataframe(df, suite, dataset))
+        if not summaries[-1].success:
+            break
+    return summaries
+
+
 class SuiteRegistry:
     """Suites found in a directory, indexed by the catalog entries they are bound to."""
 
@@ -184,12 +199,23 @@ class SuiteRegistry:
         """Names of all bound catalog entries."""
         return self.by_dataset.keys()
 
-    def validate(self, dataset_name: str, df: pd.DataFrame) -> list[ValidationSummary]:
-        """Validate a table against every suite bound to it; raise on the first failure."""
-        summaries = []
-        for suite in self.suites_for(dataset_name):
-            summary = validate_dataframe(df, suite, dataset_name)
-            summaries.append(summary)
+    def validate(
+        self,
+        dataset_name: str,
+        df: pd.DataFrame,
+        check: Callable[[list[dict[str, Any]], str, pd.DataFrame], list[ValidationSummary]]
+        | None = None,
+    ) -> list[ValidationSummary]:
+        """Validate a table against every suite bound to it; raise on the first failure.
+
+        ``check`` runs the suites (default :func:`check_suites` in this process; the hook passes
+        its background worker's).
+        """
+        suites = self.suites_for(dataset_name)
+        if not suites:
+            return []
+        summaries = (check or check_suites)(suites, dataset_name, df)
+        for summary in summaries:
             if not summary.success:
                 raise ExpectationFailure(summary)
             logger.info(

@@ -1,0 +1,83 @@
+"""Expectation checks in a background process that imports Great Expectations while the run works.
+
+Importing Great Expectations takes about 2.5 s of CPU, paid at the first validated save: in
+``gazenet_data`` that was a quarter of the whole conversion. The validation hook starts this
+worker when a pipeline begins that saves a suite-bound dataset: a spawned process imports Great
+Expectations (and runs one tiny validation to load its lazy parts) on the core the mostly serial
+ingest / geometry steps leave idle. At each bound save the hook sends the table and the suites
+and waits for the summaries, so a failure still stops the run before anything is written, with
+the same ``ExpectationFailure`` as in-process validation.
+
+If the worker cannot start or dies, validation falls back to this process (with a warning);
+``GAZE_PIPELINES_VALIDATION_WORKER=0`` turns the worker off.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import pandas as pd
+
+from gaze_pipelines.validation.suites import ValidationSummary, check_suites
+
+logger = logging.getLogger(__name__)
+
+ENV_SWITCH = "GAZE_PIPELINES_VALIDATION_WORKER"
+
+_WARM_SUITE = {
+    "name": "warm_up",
+    "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}}],
+}
+
+
+def worker_enabled() -> bool:
+    """False when ``GAZE_PIPELINES_VALIDATION_WORKER`` is 0 / false / no / off."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _warm_up() -> None:
+    """Worker initializer: import Great Expectations and exercise one validation."""
+    check_suites([_WARM_SUITE], "warm_up", pd.DataFrame({"x": [1]}))
+
+
+class ValidationWorker:
+    """One spawned process that runs ``check_suites``; started warm (see the module docstring)."""
+
+    def __init__(self) -> None:
+        # fork shares the modules this process has loaded (pandas, numpy, ...) so the child only
+        # imports Great Expectations; spawn (a fresh interpreter) when threads make fork unsafe
+        method = (
+            "fork"
+            if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+            else "spawn"
+        )
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_warm_up,
+        )
+        self._pool.submit(int)  # start the process now, so the import overlaps the run
+
+    def check(
+        self, suites: list[dict[str, Any]], dataset: str, df: pd.DataFrame
+    ) -> list[ValidationSummary]:
+        """Summaries of ``df`` against ``suites`` (in the worker; in this process if it broke)."""
+        if self._pool is not None:
+            try:
+                return self._pool.submit(check_suites, suites, dataset, df).result()
+            except BrokenProcessPool as exc:
+                logger.warning("expectation worker stopped (%s): validating in-process", exc)
+                self.close()
+        return check_suites(suites, dataset, df)
+
+    def close(self) -> None:
+        """Stop the worker process (idempotent)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
