@@ -77,11 +77,14 @@ def test_invalid_resolution_lists_nearby_valid_ones():
 
 
 def test_build_model_shapes_and_layers():
-    p = TrainParams(**TINY, fc_node_counts=[16, 4], dropout=0.2, instance_norm_layers=2)
+    p = TrainParams(
+        **TINY, fc_node_counts=[16, 4], dropout=0.2, instance_norm_layers=2, batch_norm_layers=1
+    )
     model = build_model(p, channels=2)
     assert model.input_shape == (None, 31, 31, 2) and model.output_shape == (None, 4)
     names = [layer.name for layer in model.layers]
     assert names.count("instance_norm1") == 1 and "instance_norm3" not in names
+    assert "batch_norm3" in names and "batch_norm2" not in names and "batch_norm4" not in names
     assert "fc1" in names and "dropout4" in names
     assert model.get_layer("conv4").output.shape[1:3] == (1, 1)
     # the model normalises raw pixels itself: a constant image gives finite outputs

@@ -27,6 +27,7 @@ def test_optimized_graph_is_smaller_and_identical(norm_layers):
         kernel_sizes=[3, 3, 3, 3],
         output_channel_counts=[6, 8, 8, 8],
         instance_norm_layers=norm_layers,
+        batch_norm_layers=0,
         dropout=0.0,
     )
     keras_model = build_model(params)
