@@ -1,7 +1,8 @@
 """Project pipelines: one package per model family under ``pipelines/``.
 
-Each family package has a ``pipeline.py`` exposing ``create_pipeline()`` (all stages but the
-sample renderer) and ``create_pipelines(names=None)`` returning ``{"<model>_<stage>": Pipeline}``.
+Each family package has a ``pipeline.py`` exposing ``STAGES`` (``{"<model>_<stage>": builder}``),
+``RUN_BY_NAME`` (stages the family pipeline leaves out, e.g. the sample renderer) and Kedro's
+``create_pipeline()`` (the family pipeline ``<model>``).
 A folder without ``pipeline.py`` is skipped with a warning; an import error in a ``pipeline.py``
 is raised.
 
@@ -20,6 +21,8 @@ import pkgutil
 from collections.abc import Collection
 
 from kedro.pipeline import Pipeline
+
+from gaze_pipelines.pipelines.lazy import build_stages, family_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +68,11 @@ def register_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeli
     pipelines: dict[str, Pipeline] = {}
     for family, module in discover_families(wanted).items():
         if wanted is None or family in wanted:
-            pipelines[family] = module.create_pipeline()
-            pipelines.update(module.create_pipelines())
+            stages = build_stages(module.STAGES)
+            pipelines[family] = family_pipeline(stages, module.RUN_BY_NAME)
         else:
-            pipelines.update(module.create_pipelines(wanted))
+            stages = build_stages(module.STAGES, wanted)
+        pipelines.update(stages)
     if wanted is None or "__default__" in wanted:
         default_parts = [pipelines[name] for name in DEFAULT if name in pipelines]
         pipelines["__default__"] = sum(default_parts, Pipeline([]))

@@ -1,7 +1,8 @@
 """Lazy node modules, so ``kedro run --pipeline <model>_<stage>`` imports only what that stage uses.
 
-Every family's ``pipeline.py`` names its node modules with :class:`LazyModule` and registers its
-stages as builders (:func:`build_stages`). The registry builds only the stages Kedro asked for
+Every family's ``pipeline.py`` names its node modules with :class:`LazyModule`, lists its stage
+builders in ``STAGES`` (``{"<model>_<stage>": builder}``, built by :func:`build_stages`) and the
+stages its family pipeline leaves out in ``RUN_BY_NAME`` (:func:`family_pipeline`). The registry builds only the stages Kedro asked for
 (``kedro run --pipeline gazenet_data`` builds ``gazenet_data``), so a data conversion never
 imports TensorFlow, Keras or onnxruntime, which the training and export node modules load at
 import time (about 5 s of start-up on 2 cores). Node functions are the modules' real functions:
@@ -39,3 +40,8 @@ def build_stages(
 ) -> dict[str, Pipeline]:
     """Build the stage pipelines in ``names`` (all when ``None``), in the builders' order."""
     return {name: build() for name, build in builders.items() if names is None or name in names}
+
+
+def family_pipeline(stages: Mapping[str, Pipeline], run_by_name: Collection[str]) -> Pipeline:
+    """The family pipeline ``<model>``: every stage except those run by name."""
+    return sum((p for name, p in stages.items() if name not in run_by_name), Pipeline([]))

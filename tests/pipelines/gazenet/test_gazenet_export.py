@@ -13,7 +13,8 @@ from records_factory import make_tree, small_experiment
 from gaze_pipelines.core.export import qdq_zero_points, read_interface
 from gaze_pipelines.pipelines.gazenet import dataloader as dl
 from gaze_pipelines.pipelines.gazenet.nodes_export import gazenet_calibration_batches
-from gaze_pipelines.pipelines.gazenet.pipeline import create_pipeline, create_pipelines
+from gaze_pipelines.pipelines.gazenet.pipeline import STAGES, create_pipeline
+from gaze_pipelines.pipelines.lazy import build_stages
 
 EXPORT_TINY = {
     "int8": {"cal_batches": 2, "cal_batch_size": 8, "calibration_method": "entropy"},
@@ -28,7 +29,7 @@ def _latest(folder) -> str:
 
 
 def test_export_stages_are_registered_and_tensorrt_runs_by_name():
-    stages = create_pipelines()
+    stages = build_stages(STAGES)
     assert {"gazenet_export", "gazenet_export_tensorrt"} <= set(stages)
     outputs = stages["gazenet_export"].all_outputs()
     assert {

@@ -6,11 +6,9 @@ modules are imported lazily (``pipelines.lazy``): ``gazenet_data`` never loads T
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from kedro.pipeline import Pipeline, node, pipeline
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
 
 core_export = LazyModule("gaze_pipelines.pipelines.export")
 nd = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_data")
@@ -330,13 +328,10 @@ STAGES = {
 }
 
 
-def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
-    """Stage pipelines of the GazeNet family by registered name (only ``names`` when given)."""
-    return build_stages(STAGES, names)
+# stages the family pipeline ``gazenet`` leaves out: run them by name
+RUN_BY_NAME = ("gazenet_sample", "gazenet_export_tensorrt")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """All GazeNet stages except the sample renderer."""
-    stages = create_pipelines()
-    skip = ("gazenet_sample", "gazenet_export_tensorrt")  # TensorRT runs by name, on a GPU
-    return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))
+    """All GazeNet stages except the sample renderer and the TensorRT engines (run those by name)."""
+    return family_pipeline(build_stages(STAGES), RUN_BY_NAME)

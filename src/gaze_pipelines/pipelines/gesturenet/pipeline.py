@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
 
 core_export = LazyModule("gaze_pipelines.pipelines.export")
 data = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_data")
@@ -226,16 +224,10 @@ STAGES = {
 }
 
 
-def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
-    """Stage pipelines of the GestureNet family by registered name (only ``names`` when given)."""
-    return build_stages(STAGES, names)
+# stages the family pipeline ``gesturenet`` leaves out: run them by name
+RUN_BY_NAME = ("gesturenet_sample", "gesturenet_export_tensorrt")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """All GestureNet stages except the sample renderer (data -> train -> evaluate -> inference -> export)."""
-    stages = create_pipelines()
-    skip = {
-        "gesturenet_sample",
-        "gesturenet_export_tensorrt",
-    }  # TensorRT needs a GPU: run it by name
-    return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))
+    """All GestureNet stages except the sample renderer and the TensorRT engines (run those by name)."""
+    return family_pipeline(build_stages(STAGES), RUN_BY_NAME)

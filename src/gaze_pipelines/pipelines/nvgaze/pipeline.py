@@ -9,11 +9,9 @@ errors; ``nvgaze_export`` converts to ONNX and INT8 through the export core (and
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
 
 core_export = LazyModule("gaze_pipelines.pipelines.export")
 nodes_data = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_data")
@@ -179,13 +177,10 @@ STAGES = {
 }
 
 
-def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
-    """Stage pipelines of the NvGaze family by registered name (only ``names`` when given)."""
-    return build_stages(STAGES, names)
+# stages the family pipeline ``nvgaze`` leaves out: run them by name
+RUN_BY_NAME = ("nvgaze_sample", "nvgaze_export_tensorrt", "nvgaze_tune")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """All NvGaze stages except the sample renderer and the TensorRT engines."""
-    stages = create_pipelines()
-    skip = ("nvgaze_sample", "nvgaze_export_tensorrt", "nvgaze_tune")
-    return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))
+    """All NvGaze stages except the sample renderer, the TensorRT engines and the sweep."""
+    return family_pipeline(build_stages(STAGES), RUN_BY_NAME)

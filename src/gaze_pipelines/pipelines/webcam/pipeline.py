@@ -14,11 +14,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
 
 data = LazyModule("gaze_pipelines.pipelines.webcam.nodes_data")
 evaluate = LazyModule("gaze_pipelines.pipelines.webcam.nodes_evaluate")
@@ -114,13 +112,10 @@ STAGES = {
 }
 
 
-def create_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeline]:
-    """Stage pipelines of the webcam family by registered name (only ``names`` when given)."""
-    return build_stages(STAGES, names)
+# stages the family pipeline ``webcam`` leaves out: run them by name
+RUN_BY_NAME = ("webcam_sample", "webcam_features", "webcam_tune")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Data to export: all webcam stages but the sample, the recording step and the sweep."""
-    stages = create_pipelines()
-    skip = {"webcam_sample", "webcam_features", "webcam_tune"}
-    return sum((p for name, p in stages.items() if name not in skip), Pipeline([]))
+    return family_pipeline(build_stages(STAGES), RUN_BY_NAME)
