@@ -13,6 +13,13 @@ from gaze_pipelines.pipelines.nvgaze.model import build_model
 from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx
 from gaze_pipelines.pipelines.nvgaze.params import TrainParams
 
+NET = {
+    "input_resolution": (31, 31),
+    "strides": [2, 2, 2, 2],
+    "kernel_sizes": [3, 3, 3, 3],
+    "output_channel_counts": [6, 8, 8, 8],
+}
+
 
 def _run(model, x):
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -22,10 +29,7 @@ def _run(model, x):
 @pytest.mark.parametrize("norm_layers", [2, 4])
 def test_optimized_graph_is_smaller_and_identical(norm_layers):
     params = TrainParams(
-        input_resolution=(31, 31),
-        strides=[2, 2, 2, 2],
-        kernel_sizes=[3, 3, 3, 3],
-        output_channel_counts=[6, 8, 8, 8],
+        **NET,
         instance_norm_layers=norm_layers,
         batch_norm_layers=0,
         dropout=0.0,
@@ -48,10 +52,7 @@ def test_optimized_graph_is_smaller_and_identical(norm_layers):
 
 def test_batch_norm_layers_fold_into_the_convolutions():
     params = TrainParams(
-        input_resolution=(31, 31),
-        strides=[2, 2, 2, 2],
-        kernel_sizes=[3, 3, 3, 3],
-        output_channel_counts=[6, 8, 8, 8],
+        **NET,
         instance_norm_layers=1,
         batch_norm_layers=2,
         dropout=0.0,
@@ -89,10 +90,7 @@ def test_batch_norm_layers_fold_into_the_convolutions():
 def test_normalisation_layers_must_fit_the_network():
     with pytest.raises(ValueError, match="exceed the 4 convolutions"):
         TrainParams(
-            input_resolution=(31, 31),
-            strides=[2, 2, 2, 2],
-            kernel_sizes=[3, 3, 3, 3],
-            output_channel_counts=[6, 8, 8, 8],
+            **NET,
             instance_norm_layers=2,
             batch_norm_layers=3,
         )
