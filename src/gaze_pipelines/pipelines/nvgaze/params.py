@@ -277,13 +277,13 @@ class TrainParams(CliModel):
         "norm it shifts eval-mode outputs, see docs/nvgaze.md)",
     )
     instance_norm_layers: int = Field(
-        1,
+        4,
         ge=0,
-        description="instance norm after the first N convs (NvGaze used 4: exact, but each one "
-        "costs ~0.03 ms of INT8 CPU latency, see docs/nvgaze.md)",
+        description="instance norm after the first N convs (NvGaze's 4; each costs ~0.03 ms of "
+        "INT8 CPU latency, see docs/nvgaze.md)",
     )
     batch_norm_layers: int = Field(
-        3,
+        0,
         ge=0,
         description="batch norm between conv and ReLU on the N convs after the instance-norm "
         "ones (folded into the convolution at export: free at inference)",
