@@ -12,6 +12,10 @@ Without ``--model`` a freshly initialised network of the default configuration i
 does not depend on the weights); without ``--calibration`` INT8 ranges come from random pixels.
 Prints one row per (graph, precision, threads, batch): p50 / p95 / min milliseconds and frames/s,
 plus the CPU count and load average, because the timings are only as quiet as the machine.
+``api`` says what was timed: ``predictor`` is the project's ``OnnxPredictor.predict`` (Keras
+names and NHWC layout in, so a transpose and copies in Python per call); ``session`` is
+``InferenceSession.run`` on a frame already in the model's NCHW float32 layout, what a
+deployment calls per camera frame.
 Conversions go through the export core (``core.export``), the clean-up is
 ``pipelines.nvgaze.onnx_optimize``; no timing is asserted anywhere.
 """
@@ -37,6 +41,19 @@ def _calibration(path: str | None, n: int) -> np.ndarray:
         idx = np.random.default_rng(0).permutation(len(images))[:n]
         return images[idx].astype(np.float32)
     return np.random.default_rng(0).uniform(0, 255, (n, 127, 127, 1)).astype(np.float32)
+
+
+def _session_times(session, nchw: np.ndarray, warmup: int, repeats: int) -> np.ndarray:
+    """Milliseconds of ``session.run`` on a frame already in the model's layout."""
+    feed = {session.get_inputs()[0].name: nchw}
+    for _ in range(warmup):
+        session.run(None, feed)
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times[i] = (time.perf_counter() - start) * 1e3
+    return times
 
 
 def main() -> None:
@@ -95,6 +112,7 @@ def main() -> None:
                     (
                         graph,
                         precision,
+                        "predictor",
                         threads,
                         r.batch_size,
                         r.p50_ms,
@@ -103,6 +121,14 @@ def main() -> None:
                         r.samples_per_s,
                     )
                 )
+            for batch in args.batch:
+                nchw = np.ascontiguousarray(cal[:batch].transpose(0, 3, 1, 2), np.float32)
+                t = _session_times(pred.session, nchw, args.warmup, args.repeats)
+                p50 = float(np.percentile(t, 50))
+                rows.append(
+                    (graph, precision, "session", threads, batch, p50,
+                     float(np.percentile(t, 95)), float(t.min()), batch * 1e3 / p50)
+                )  # fmt: skip
     keras_lat = measure_latency(
         KerasPredictor(model),
         sample,
@@ -112,7 +138,17 @@ def main() -> None:
     )
     for r in keras_lat.itertuples():
         rows.append(
-            ("keras", "fp32", "tf", r.batch_size, r.p50_ms, r.p95_ms, r.min_ms, r.samples_per_s)
+            (
+                "keras",
+                "fp32",
+                "predictor",
+                "tf",
+                r.batch_size,
+                r.p50_ms,
+                r.p95_ms,
+                r.min_ms,
+                r.samples_per_s,
+            )
         )
     load = os.getloadavg()
     print(
@@ -120,11 +156,13 @@ def main() -> None:
         f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; model: {args.model or 'untrained default'})"
     )
     print(f"nodes: plain {len(plain.graph.node)}, clean {len(clean.graph.node)}")
-    header = f"{'graph':<6} {'prec':<5} {'threads':>7} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'min ms':>8} {'frames/s':>9}"
+    header = f"{'graph':<6} {'prec':<5} {'api':<9} {'threads':>7} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'min ms':>8} {'frames/s':>9}"
     print(header)
     print("-" * len(header))
-    for g, p, t, b, p50, p95, mn, fps in rows:
-        print(f"{g:<6} {p:<5} {t!s:>7} {b:>5} {p50:>8.3f} {p95:>8.3f} {mn:>8.3f} {fps:>9.0f}")
+    for g, p, api, t, b, p50, p95, mn, fps in rows:
+        print(
+            f"{g:<6} {p:<5} {api:<9} {t!s:>7} {b:>5} {p50:>8.3f} {p95:>8.3f} {mn:>8.3f} {fps:>9.0f}"
+        )
     sys.stdout.flush()
 
 

@@ -7,12 +7,14 @@ set-level faults raise ``ConfigError`` naming the file.
 
 from __future__ import annotations
 
+import functools
 import logging
+import multiprocessing
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -655,9 +657,9 @@ def _norm_frame(
 def _normalize_user(
     task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, str, dict],
 ) -> tuple[list[dict], dict[str, bytes], list[dict]]:
-    """Worker: read, check and normalize a chunk of one user's frames (in a thread: cv2, ISA-L
-    and numpy's large-array loops release the GIL)."""
-    frames, cfg, p, norm_root, maps = task
+    """Worker: read, check and normalize a chunk of one user's frames (in a forked process or a
+    thread; returns rows, PNG bytes by relative path and rejects)."""
+    frames, cfg, p, norm_root = task
     encode = png_encoder(p)
     rows: list[dict] = []
     images: dict[str, bytes] = {}
@@ -688,7 +690,7 @@ def _normalize_user(
             continue
         res: dict[str, Any] = {"_index": row.Index, "norm_frame_path": ""}
         if row.valid_theta_phi:
-            m1, m2 = maps[(img.shape[1], img.shape[0])]
+            m1, m2 = _undistort_maps(_f64(cfg.K), _f64(cfg.dist), img.shape[1], img.shape[0])
             img_u = cv2.remap(img, m1, m2, cv2.INTER_LINEAR) if m1 is not None else img
             norm = _norm_frame(row, cfg, img_u, p)
             name = f"{row.frame}.png"  # frame names are unique per user; crops are PNG
@@ -698,6 +700,35 @@ def _normalize_user(
             res.update(norm)
         rows.append(res)
     return rows, images, rejects
+
+
+def _f64(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a, np.float64).tobytes()
+
+
+def _normalize_pool(workers: int, kind: str) -> Executor:
+    """Forked worker processes (``kind`` processes, where fork exists), else threads.
+
+    Processes take the frames' Python geometry out of the GIL (measured on 2 cores: normalize
+    4.4-5.7 s with processes, 5.3-6.1 s with threads); results come back as PNG bytes.
+    """
+    if kind == "processes" and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("fork")
+        )
+    return ThreadPoolExecutor(max_workers=workers)
+
+
+@functools.lru_cache(maxsize=16)
+def _undistort_maps(
+    k: bytes, dist: bytes, width: int, height: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """cv2.remap tables undoing the lens distortion (per worker, cached by camera and size)."""
+    K = np.frombuffer(k, np.float64).reshape(3, 3)
+    d = np.frombuffer(dist, np.float64).reshape(-1)
+    if not np.any(d):
+        return None, None
+    return cv2.initUndistortRectifyMap(K, d, None, K, (width, height), cv2.CV_16SC2)
 
 
 NORMALIZE_CHUNK = 32  # frames per worker task: workers stay balanced, the bar moves smoothly
@@ -717,18 +748,9 @@ def normalize_frames(
         cfg = config_for(configs, set_id, user)
         label_folder = grp["source"].iloc[0]
         norm_root = f"{set_id}/{p.norm_folder_name}_{label_folder}"
-        maps = {}
-        for size in {
-            (int(a), int(b)) for a, b in zip(grp["frame_width"], grp["frame_height"], strict=True)
-        }:
-            maps[size] = (
-                cv2.initUndistortRectifyMap(cfg.K, cfg.dist, None, cfg.K, size, cv2.CV_16SC2)
-                if np.any(cfg.dist)
-                else (None, None)
-            )
         grp = grp.reset_index()
         for start in range(0, len(grp), NORMALIZE_CHUNK):
-            tasks.append((grp.iloc[start : start + NORMALIZE_CHUNK], cfg, p, norm_root, maps))
+            tasks.append((grp.iloc[start : start + NORMALIZE_CHUNK], cfg, p, norm_root))
     rows: list[dict] = []
     images: dict[str, bytes] = {}
     rejects: list[dict] = []
@@ -738,7 +760,7 @@ def normalize_frames(
             "writing PNGs with OpenCV (slower); pip install isal"
         )
     cv2.setNumThreads(1)
-    with ThreadPoolExecutor(max_workers=p.n_workers()) as pool:
+    with _normalize_pool(p.n_workers(), p.worker_kind) as pool:
         for r, im, rj in progress(
             pool.map(_normalize_user, tasks),
             "normalize (read + PnP-based warps + PNG)",

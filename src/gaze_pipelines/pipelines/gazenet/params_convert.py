@@ -48,6 +48,11 @@ class DatasetConvertParams(BaseModel):
     norm_folder_name: str = Field("Norm_Data", description="-norm_folder_name")
     output_root: str = Field("data/03_primary/gazenet", description="root of the output tree")
     workers: int = Field(0, ge=0, le=256, description="parallel user workers; 0 = one per CPU core")
+    worker_kind: Literal["processes", "threads"] = Field(
+        "processes",
+        description="normalize workers: forked processes (the per-frame geometry runs without "
+        "the GIL; threads where fork is unavailable) or threads",
+    )
     face_size: int = Field(224, ge=32, le=1024)
     eye_size: int = Field(120, ge=16, le=512)
     frame_scale_factor: float = Field(

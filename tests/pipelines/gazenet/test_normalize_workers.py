@@ -1,0 +1,44 @@
+"""gazenet_normalize: forked worker processes and threads give the same table, crops and rejects."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gaze_pipelines.datasets.gazenet_raw import GazeNetRawDataset
+from gaze_pipelines.pipelines.gazenet import nodes_data as nd
+from gaze_pipelines.synthetic.gazenet import make_setup, render_set
+
+
+@pytest.fixture(scope="module")
+def geometry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("norm")
+    setup = make_setup(seed=6, set_id="workers-set", n_users=2)
+    files = render_set(setup, 5, closed_eye_fraction=0.0, workers=1)
+    for rel, data in files.items():
+        path = root / "workers-set" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    raw = GazeNetRawDataset(path=str(root)).load()
+    base = {"data_root_path": str(root), "workers": 2}
+    labels, configs, _ = nd.ingest_labels(raw, base)
+    frames, _ = nd.build_frame_table(labels, configs)
+    # one frame truncated after its header checks: unreadable at normalize, a reject either way
+    first = frames["image_path"].iloc[0]
+    with open(first, "r+b") as fh:
+        fh.truncate(200)
+    return nd.compute_geometry(frames, configs), configs, base
+
+
+def test_processes_and_threads_agree(geometry):
+    geo, configs, base = geometry
+    out = {
+        kind: nd.normalize_frames(geo, configs, {**base, "worker_kind": kind})
+        for kind in ("processes", "threads")
+    }
+    (t_p, img_p, rej_p), (t_t, img_t, rej_t) = out["processes"], out["threads"]
+    assert len(rej_p) == 1 and "unreadable_image" in rej_p["reason"].iloc[0]
+    pd.testing.assert_frame_equal(rej_p, rej_t)
+    assert img_p == img_t and len(img_p) == 4 * len(t_p)
+    pd.testing.assert_frame_equal(t_p, t_t)
+    assert len(t_p) == len(geo) - 1
