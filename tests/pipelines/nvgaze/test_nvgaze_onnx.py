@@ -8,7 +8,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from gaze_pipelines.core.export import keras_to_onnx, read_interface
+from gaze_pipelines.core.export import (
+    Int8Params,
+    keras_to_onnx,
+    quantize_int8_schemes,
+    read_interface,
+)
 from gaze_pipelines.pipelines.nvgaze.model import build_model
 from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx
 from gaze_pipelines.pipelines.nvgaze.params import TrainParams
@@ -85,6 +90,13 @@ def test_batch_norm_layers_fold_into_the_convolutions():
     x = rng.uniform(0, 255, (3, 1, 31, 31)).astype(np.float32)
     keras_out = np.asarray(keras_model(x.transpose(0, 2, 3, 1), training=False))
     np.testing.assert_allclose(_run(better, x), keras_out, rtol=1e-4, atol=1e-3)
+    # the INT8 models carry the batch norms inside their convolutions: no Mul / Add left
+    cal = [{"image": rng.uniform(0, 255, (4, 31, 31, 1)).astype(np.float32)} for _ in range(2)]
+    for result in quantize_int8_schemes(
+        better, cal, Int8Params(cal_batches=2, cal_batch_size=4)
+    ).values():
+        q_ops = Counter(n.op_type for n in result.model.graph.node)
+        assert q_ops["Conv"] == 4 and "Mul" not in q_ops and "Add" not in q_ops, q_ops
 
 
 def test_normalisation_layers_must_fit_the_network():

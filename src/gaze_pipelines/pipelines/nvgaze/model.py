@@ -2,8 +2,8 @@
 
 A stack of ``valid`` convolutions, each followed by ReLU, instance normalisation (first
 ``instance_norm_layers`` layers, no affine parameters, epsilon 1e-6) and spatial dropout; the
-next ``batch_norm_layers`` convolutions take a batch norm between conv and ReLU instead (the
-ONNX export folds it into the convolution: free at inference). Then fully connected layers (ReLU
+next ``batch_norm_layers`` convolutions take a batch norm between conv and ReLU instead (in ONNX
+a Mul and an Add that onnxruntime folds into the convolution: free at inference). Then fully connected layers (ReLU
 between them, the last one linear with one unit per output). The input is the raw grey image(s)
 in [0, 255], eyes x views x channels stacked as channels; the model rescales to [-1, 1] itself
 (``2 x / 255 - 1`` as NvGaze's loader), so deployment feeds camera pixels.
@@ -36,7 +36,7 @@ def build_model(params: TrainParams, channels: int = 1) -> keras.Model:
             c, k, strides=s, padding="valid", kernel_initializer="he_uniform", name=f"conv{i + 1}"
         )(x)
         if 0 <= i - params.instance_norm_layers < params.batch_norm_layers:
-            # conv -> BN -> ReLU: the export folds BN into the convolution (no inference cost)
+            # conv -> BN -> ReLU: onnxruntime folds BN into the convolution (no inference cost)
             x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"batch_norm{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
         if i < params.instance_norm_layers:

@@ -286,7 +286,7 @@ class TrainParams(CliModel):
         0,
         ge=0,
         description="batch norm between conv and ReLU on the N convs after the instance-norm "
-        "ones (folded into the convolution at export: free at inference)",
+        "ones (onnxruntime folds it into the convolution: free at inference)",
     )
     num_epochs: int = Field(60, ge=1)
     batch_size: int = Field(32, ge=1)
