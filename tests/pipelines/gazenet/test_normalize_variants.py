@@ -1,7 +1,9 @@
-"""gazenet_normalize: forked worker processes and threads give the same table, crops and rejects."""
+"""gazenet_normalize: worker processes or threads, ISA-L or OpenCV PNGs: same table, pixels, rejects."""
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,3 +44,19 @@ def test_processes_and_threads_agree(geometry):
     assert img_p == img_t and len(img_p) == 4 * len(t_p)
     pd.testing.assert_frame_equal(t_p, t_t)
     assert len(t_p) == len(geo) - 1
+
+
+def test_outputs_identical_across_codecs(geometry):
+    """Same frames in, same pixels out, whichever codec reads and writes the PNGs."""
+    geo, configs, base = geometry
+    outs = {}
+    for codec in ("isal", "opencv"):
+        _, images, rejects = nd.normalize_frames(geo, configs, {**base, "png_codec": codec})
+        assert len(rejects) == 1 and len(images) == 4 * (len(geo) - 1)
+        outs[codec] = {
+            k: cv2.imdecode(np.frombuffer(v, np.uint8), cv2.IMREAD_GRAYSCALE)
+            for k, v in images.items()
+        }
+    assert outs["isal"].keys() == outs["opencv"].keys()
+    for key, img in outs["isal"].items():
+        assert np.array_equal(img, outs["opencv"][key]), key
