@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -142,3 +143,16 @@ def test_normalized_gaze_is_rotation_only(theta, phi):
     gn = nw.rotate_gaze(g)
     assert np.isclose(np.linalg.norm(gn), 1.0)
     assert np.isclose(geometry.angular_error_deg(gn, nw.rotation @ g), 0.0, atol=1e-6)
+
+
+def test_undistort_image_matches_opencv_and_reuses_its_tables():
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (120, 160), dtype=np.uint8)
+    K = np.array([[150.0, 0, 80], [0, 150.0, 60], [0, 0, 1]])
+    dist = np.array([-0.2, 0.05, 0.001, -0.001, 0.0])
+    geometry._undistort_maps.cache_clear()
+    out = geometry.undistort_image(img, K, dist)
+    assert np.array_equal(out, cv2.undistort(img, K, dist))
+    geometry.undistort_image(img, K, dist)
+    assert geometry._undistort_maps.cache_info().hits == 1  # second frame: no new tables
+    assert geometry.undistort_image(img, K, np.zeros(5)) is img  # no distortion: untouched

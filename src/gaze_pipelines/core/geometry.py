@@ -270,7 +270,7 @@ def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _inv3(K: np.ndarray) -> np.ndarray:
     """Inverse of a camera matrix, cached by value (every warp of a frame uses the same K)."""
-    return _inv3_cached(K.tobytes()).copy()
+    return _inv3_cached(_f64_key(K)).copy()
 
 
 @functools.lru_cache(maxsize=64)
@@ -309,11 +309,29 @@ def normalization(
 
 
 def undistort_image(image: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """Undistort a frame once, so several warps of it share the work."""
-    d = np.asarray(dist, np.float64).reshape(-1)
+    """Undistort a frame once, so several warps of it share the work.
+
+    The remap tables are cached per camera and frame size: every frame of a set reuses them
+    (``cv2.undistort`` would rebuild them per call).
+    """
+    h, w = image.shape[:2]
+    m1, m2 = _undistort_maps(_f64_key(K), _f64_key(dist), w, h)
+    return image if m1 is None else cv2.remap(image, m1, m2, cv2.INTER_LINEAR)
+
+
+def _f64_key(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a, np.float64).tobytes()
+
+
+@functools.lru_cache(maxsize=16)
+def _undistort_maps(
+    k: bytes, dist: bytes, width: int, height: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    K = np.frombuffer(k, np.float64).reshape(3, 3)
+    d = np.frombuffer(dist, np.float64).reshape(-1)
     if not np.any(d):
-        return image
-    return cv2.undistort(image, np.asarray(K, np.float64), d)
+        return None, None
+    return cv2.initUndistortRectifyMap(K, d, None, K, (width, height), cv2.CV_16SC2)
 
 
 def warp_image(undistorted: np.ndarray, norm: NormWarp) -> np.ndarray:

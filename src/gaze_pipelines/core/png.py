@@ -1,12 +1,12 @@
 """PNG reading and writing of 8-bit greyscale images (ISA-L fast path, OpenCV for the rest).
 
 The normalize step spends most of its time in deflate: decoding the input frames and encoding
-four PNGs per frame. With the ``isal`` package (ISA-L's deflate, SIMD) installed, frames that
+four PNGs per frame. With ISA-L's deflate (the ``isal`` package, a dependency; SIMD), frames that
 are plain 8-bit greyscale with NONE/SUB row filters (what OpenCV writes with ``FILTER_SUB``, the
 embedded sample included) are inflated and unfiltered here ~2x faster than libpng, and crops are
 written with a SUB filter and ISA-L deflate ~3x faster than zlib's Huffman-only mode, ~8% larger.
 Anything else (other colour types or bit depths, interlaced, other filters, a bad CRC, a
-truncated stream, no ``isal``) goes through OpenCV, so results and reject reasons are unchanged:
+truncated stream) goes through OpenCV, so results and reject reasons are unchanged:
 both paths are lossless and decode to the same pixels.
 """
 
@@ -17,20 +17,11 @@ import zlib
 
 import cv2
 import numpy as np
-
-try:  # optional: ISA-L deflate (pip package "isal"); OpenCV/zlib is the fallback
-    from isal import isal_zlib as _isal
-except ImportError:  # pragma: no cover - exercised when the package is absent
-    _isal = None
+from isal import isal_zlib as _isal
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IHDR = struct.Struct(">IIBBBBB")
 _LEN = struct.Struct(">I")
-
-
-def isal_available() -> bool:
-    """True when the ISA-L deflate package is importable."""
-    return _isal is not None
 
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:
@@ -41,8 +32,6 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 
 def encode_grey_isal(img: np.ndarray, level: int = 1) -> bytes:
     """A greyscale 8-bit PNG of ``img`` (2-D uint8): SUB row filter, ISA-L deflate ``level`` 0-3."""
-    if _isal is None:
-        raise RuntimeError("the 'isal' package is not installed")
     if img.ndim != 2 or img.dtype != np.uint8:
         raise ValueError(f"encode_grey_isal needs a 2-D uint8 image, got {img.dtype} {img.shape}")
     h, w = img.shape
@@ -62,7 +51,7 @@ def encode_grey_isal(img: np.ndarray, level: int = 1) -> bytes:
 
 def _decode_grey_fast(data: bytes) -> np.ndarray | None:
     """Pixels of an 8-bit grey, non-interlaced PNG using only NONE/SUB filters; else None."""
-    if _isal is None or not data.startswith(PNG_SIGNATURE):
+    if not data.startswith(PNG_SIGNATURE):
         return None
     pos, end = 8, len(data)
     width = height = 0

@@ -7,7 +7,6 @@ set-level faults raise ``ConfigError`` naming the file.
 
 from __future__ import annotations
 
-import functools
 import logging
 import multiprocessing
 import random
@@ -546,7 +545,7 @@ _PNG_FILTERS = {
 def png_params(p: DatasetConvertParams) -> list[int]:
     """``cv2.imencode`` options from ``png_compression`` / ``png_strategy`` / ``png_filter``.
 
-    Used with ``png_codec: opencv`` (or when ``isal`` is missing). Their defaults (level 1, SUB
+    Used with ``png_codec: opencv``. Their defaults (level 1, SUB
     filter, Huffman-only) encode the 640x480 normalized frame in ~3 ms instead of ~5 ms with
     libpng's adaptive filter (``png_filter: all``, the former output byte for byte), files ~25%
     larger; lossless either way. OpenCV < 4.10 has no ``IMWRITE_PNG_FILTER``: adaptive filter.
@@ -572,9 +571,9 @@ def _encode(img: np.ndarray, params: list[int]) -> bytes:
 
 
 def png_encoder(p: DatasetConvertParams) -> Callable[[np.ndarray], bytes]:
-    """The PNG writer ``png_codec`` selects (ISA-L for 8-bit grey when installed, else OpenCV)."""
+    """The PNG writer ``png_codec`` selects (ISA-L for 8-bit grey, OpenCV for the rest)."""
     params = png_params(p)
-    if p.png_codec == "isal" and png_codec.isal_available():
+    if p.png_codec == "isal":
         level = min(p.png_compression, 3)
 
         def encode(img: np.ndarray) -> bytes:
@@ -655,7 +654,7 @@ def _norm_frame(
 
 
 def _normalize_user(
-    task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, str, dict],
+    task: tuple[pd.DataFrame, SetConfig, DatasetConvertParams, str],
 ) -> tuple[list[dict], dict[str, bytes], list[dict]]:
     """Worker: read, check and normalize a chunk of one user's frames (in a forked process or a
     thread; returns rows, PNG bytes by relative path and rejects)."""
@@ -690,8 +689,7 @@ def _normalize_user(
             continue
         res: dict[str, Any] = {"_index": row.Index, "norm_frame_path": ""}
         if row.valid_theta_phi:
-            m1, m2 = _undistort_maps(_f64(cfg.K), _f64(cfg.dist), img.shape[1], img.shape[0])
-            img_u = cv2.remap(img, m1, m2, cv2.INTER_LINEAR) if m1 is not None else img
+            img_u = geometry.undistort_image(img, cfg.K, cfg.dist)
             norm = _norm_frame(row, cfg, img_u, p)
             name = f"{row.frame}.png"  # frame names are unique per user; crops are PNG
             for kind, patch in norm.pop("images").items():
@@ -700,10 +698,6 @@ def _normalize_user(
             res.update(norm)
         rows.append(res)
     return rows, images, rejects
-
-
-def _f64(a: np.ndarray) -> bytes:
-    return np.ascontiguousarray(a, np.float64).tobytes()
 
 
 def _normalize_pool(workers: int, kind: str) -> Executor:
@@ -717,18 +711,6 @@ def _normalize_pool(workers: int, kind: str) -> Executor:
             max_workers=workers, mp_context=multiprocessing.get_context("fork")
         )
     return ThreadPoolExecutor(max_workers=workers)
-
-
-@functools.lru_cache(maxsize=16)
-def _undistort_maps(
-    k: bytes, dist: bytes, width: int, height: int
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """cv2.remap tables undoing the lens distortion (per worker, cached by camera and size)."""
-    K = np.frombuffer(k, np.float64).reshape(3, 3)
-    d = np.frombuffer(dist, np.float64).reshape(-1)
-    if not np.any(d):
-        return None, None
-    return cv2.initUndistortRectifyMap(K, d, None, K, (width, height), cv2.CV_16SC2)
 
 
 NORMALIZE_CHUNK = 32  # frames per worker task: workers stay balanced, the bar moves smoothly
@@ -754,11 +736,6 @@ def normalize_frames(
     rows: list[dict] = []
     images: dict[str, bytes] = {}
     rejects: list[dict] = []
-    if p.png_codec == "isal" and not png_codec.isal_available():
-        logger.warning(
-            "gazenet.dataset_convert.png_codec is 'isal' but the 'isal' package is not installed: "
-            "writing PNGs with OpenCV (slower); pip install isal"
-        )
     cv2.setNumThreads(1)
     with _normalize_pool(p.n_workers(), p.worker_kind) as pool:
         for r, im, rj in progress(

@@ -63,7 +63,7 @@ class DatasetConvertParams(BaseModel):
     png_codec: Literal["isal", "opencv"] = Field(
         "isal",
         description="isal: SUB filter + ISA-L deflate at level min(png_compression, 3), ~3x faster "
-        "(needs the 'isal' package, else opencv is used); opencv: cv2.imencode with the options below",
+        "(other images go through OpenCV); opencv: cv2.imencode with the options below",
     )
     png_compression: int = Field(
         1, ge=0, le=9, description="deflate level of the written PNGs (0 = stored, ~4x larger)"

@@ -7,6 +7,7 @@ into a row of the rejects table.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -189,18 +190,13 @@ def _finite(value: object, what: str, filename: str) -> float:
 
 
 _FIDUCIAL_KEY = re.compile(r"P(\d+)(x|y|occluded)", flags=re.IGNORECASE)
-_FIDUCIAL_KEYS: dict[str, tuple[int, str] | None] = {}  # "P12x" -> (12, "x"); parsed once
 
 
-def _fiducial_key(key: object) -> tuple[int, str] | None:
-    text = str(key)
-    parsed = _FIDUCIAL_KEYS.get(text, False)
-    if parsed is False:
-        m = _FIDUCIAL_KEY.fullmatch(text)
-        parsed = (int(m.group(1)), m.group(2).lower()) if m else None
-        if len(_FIDUCIAL_KEYS) < 4096:
-            _FIDUCIAL_KEYS[text] = parsed
-    return parsed
+@functools.lru_cache(maxsize=4096)
+def _fiducial_key(key: str) -> tuple[int, str] | None:
+    """``"P12x"`` -> ``(12, "x")``; None for other keys (parsed once per distinct key)."""
+    m = _FIDUCIAL_KEY.fullmatch(key)
+    return (int(m.group(1)), m.group(2).lower()) if m else None
 
 
 def _fiducials(chunk: dict, filename: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -210,7 +206,7 @@ def _fiducials(chunk: dict, filename: str) -> tuple[np.ndarray, np.ndarray, int]
     coords: tuple[list[int], list[int], list[object]] = ([], [], [])  # row, column, raw value
     occluded: list[int] = []
     for key, value in chunk.items():
-        parsed = _fiducial_key(key)
+        parsed = _fiducial_key(str(key))
         if parsed is None:
             continue
         idx, kind = parsed
