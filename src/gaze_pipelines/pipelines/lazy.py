@@ -35,6 +35,11 @@ class LazyModule:
         return f"LazyModule({self._name!r})"
 
 
+def lazy_modules(package: str, *names: str) -> tuple[LazyModule, ...]:
+    """``LazyModule``s of ``package.<name>`` for each name (a family's node modules)."""
+    return tuple(LazyModule(f"{package}.{name}") for name in names)
+
+
 def build_stages(
     builders: Mapping[str, Callable[[], Pipeline]], names: Collection[str] | None = None
 ) -> dict[str, Pipeline]:

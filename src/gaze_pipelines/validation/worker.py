@@ -2,7 +2,7 @@
 
 Importing Great Expectations takes about 2.5 s of CPU, paid at the first validated save: in
 ``gazenet_data`` that was a quarter of the whole conversion. The validation hook starts this
-worker when a pipeline begins that saves a suite-bound dataset: a spawned process imports Great
+worker when a pipeline begins that saves a suite-bound dataset: a forked process imports Great
 Expectations (and runs one tiny validation to load its lazy parts) on the core the mostly serial
 ingest / geometry steps leave idle. At each bound save the hook sends the table and the suites
 and waits for the summaries, so a failure still stops the run before anything is written, with
@@ -47,7 +47,7 @@ def _warm_up() -> None:
 
 
 class ValidationWorker:
-    """One spawned process that runs ``check_suites``; started warm (see the module docstring)."""
+    """One worker process that runs ``check_suites``; started warm (see the module docstring)."""
 
     def __init__(self) -> None:
         # fork shares the modules this process has loaded (pandas, numpy, ...) so the child only

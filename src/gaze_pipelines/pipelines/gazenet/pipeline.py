@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline, lazy_modules
 
 core_export = LazyModule("gaze_pipelines.pipelines.export")
-nd = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_data")
-ne = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_evaluate")
-nx = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_export")
-ni = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_inference")
-nt = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_train")
-ns = LazyModule("gaze_pipelines.pipelines.gazenet.nodes_sample")
+nd, ne, nx, ni, nt, ns = lazy_modules(
+    __package__,
+    "nodes_data",
+    "nodes_evaluate",
+    "nodes_export",
+    "nodes_inference",
+    "nodes_train",
+    "nodes_sample",
+)
 
 CONVERT = "params:gazenet.dataset_convert"
 EXPERIMENT = "gazenet_experiment"  # the validated spec (parameters + spec file)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline, lazy_modules
 
 core_export = LazyModule("gaze_pipelines.pipelines.export")
-data = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_data")
-evaluate = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_evaluate")
-export = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_export")
-sample = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_sample")
-train = LazyModule("gaze_pipelines.pipelines.gesturenet.nodes_train")
+data, evaluate, export, sample, train = lazy_modules(
+    __package__, "nodes_data", "nodes_evaluate", "nodes_export", "nodes_sample", "nodes_train"
+)
 
 # inputs of the KPI function the export report scores every model format with
 EVALUATE_INPUTS = [

@@ -3,10 +3,11 @@
 A stack of ``valid`` convolutions, each followed by ReLU, instance normalisation (first
 ``instance_norm_layers`` layers, no affine parameters, epsilon 1e-6) and spatial dropout; the
 next ``batch_norm_layers`` convolutions take a batch norm between conv and ReLU instead (in ONNX
-a Mul and an Add that onnxruntime folds into the convolution: free at inference). Then fully connected layers (ReLU
-between them, the last one linear with one unit per output). The input is the raw grey image(s)
-in [0, 255], eyes x views x channels stacked as channels; the model rescales to [-1, 1] itself
-(``2 x / 255 - 1`` as NvGaze's loader), so deployment feeds camera pixels.
+a Mul and an Add that onnxruntime folds into the convolution: free at inference). Then fully
+connected layers (ReLU between them, the last one linear with one unit per output). The input is
+the raw grey image(s) in [0, 255], eyes x views x channels stacked as channels; the model
+rescales to [-1, 1] itself (``2 x / 255 - 1`` as NvGaze's loader), so deployment feeds camera
+pixels.
 
 The input resolution must be padding-free (``pipelines.nvgaze.resolution``).
 """

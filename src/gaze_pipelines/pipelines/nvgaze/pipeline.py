@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
+from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline, lazy_modules
 
 core_export = LazyModule("gaze_pipelines.pipelines.export")
-nodes_data = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_data")
-nodes_evaluate = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_evaluate")
-nodes_export = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_export")
-nodes_train = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_train")
-nodes_tune = LazyModule("gaze_pipelines.pipelines.nvgaze.nodes_tune")
+nodes_data, nodes_evaluate, nodes_export, nodes_train, nodes_tune = lazy_modules(
+    __package__, "nodes_data", "nodes_evaluate", "nodes_export", "nodes_train", "nodes_tune"
+)
 
 EVALUATE_INPUTS = ["nvgaze_test_h5", "nvgaze_train_h5", "params:nvgaze"]
 

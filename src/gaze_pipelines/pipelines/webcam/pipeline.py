@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from gaze_pipelines.pipelines.lazy import LazyModule, build_stages, family_pipeline
+from gaze_pipelines.pipelines.lazy import build_stages, family_pipeline, lazy_modules
 
-data = LazyModule("gaze_pipelines.pipelines.webcam.nodes_data")
-evaluate = LazyModule("gaze_pipelines.pipelines.webcam.nodes_evaluate")
-export = LazyModule("gaze_pipelines.pipelines.webcam.nodes_export")
-inference = LazyModule("gaze_pipelines.pipelines.webcam.nodes_inference")
-sample = LazyModule("gaze_pipelines.pipelines.webcam.nodes_sample")
-train = LazyModule("gaze_pipelines.pipelines.webcam.nodes_train")
+data, evaluate, export, inference, sample, train = lazy_modules(
+    __package__,
+    "nodes_data",
+    "nodes_evaluate",
+    "nodes_export",
+    "nodes_inference",
+    "nodes_sample",
+    "nodes_train",
+)
 
 P = "params:webcam"
 
