@@ -251,6 +251,19 @@ def test_early_stopping_ends_training_and_keeps_the_best_epoch():
     assert summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
 
 
+def test_a_variant_learning_rate_overrides_the_shared_one():
+    tiny = validate_params(TINY).model_dump()
+    tiny["models"]["face"]["learning_rate"] = 0.002
+    p = validate_params(tiny)
+    model, _, summary = train_variant(_arrays(), _split(), "face", p)
+    assert summary["learning_rate"] == 0.002
+    lr = model.optimizer.learning_rate
+    first = float(lr(0)) if callable(lr) else float(np.asarray(lr))
+    assert first == pytest.approx(0.002)  # the schedule starts from the variant's rate
+    _, _, shared = train_variant(_arrays(), _split(), "eyes", p)
+    assert shared["learning_rate"] == p.train.learning_rate == 0.01
+
+
 def test_weight_decay_reaches_the_optimizer():
     p = validate_params({"train": {"optimizer": "adamw", "weight_decay": 1e-3}})
     model = compile_model(build_model("face", validate_params(TINY).models["face"], 32), p.train)

@@ -241,6 +241,7 @@ def train_variant(
         "n_train": int(len(tr)),
         "n_val": int(len(va)),
         "epochs": train_p.epochs,
+        "learning_rate": train_p.learning_rate,  # peak rate: the variant's own, if it has one
         "epochs_run": epochs_run,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_value,
