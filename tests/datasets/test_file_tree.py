@@ -49,6 +49,49 @@ def test_merge_keeps_other_files_and_replaces_existing(tmp_path):
     assert _read(root) == {"set/keep.txt": b"keep", "set/f.txt": b"new", "set/a/b.txt": b"b"}
 
 
+@pytest.mark.parametrize("workers", [1, 4])
+def test_merge_swap_depth_replaces_written_subfolders_whole(tmp_path, workers):
+    root = tmp_path / "out"
+    (root / "s1" / "norm" / "face").mkdir(parents=True)
+    (root / "s1" / "norm" / "face" / "stale.png").write_bytes(b"old run")
+    (root / "s1" / "GT").mkdir()
+    (root / "s1" / "GT" / "keep.txt").write_text("keep")
+    (root / "s2" / "norm").mkdir(parents=True)
+    (root / "s2" / "norm" / "keep.png").write_bytes(b"not written to")
+    files = {
+        "s1/norm/face/u1/a.png": b"a",
+        "s1/norm/leye/u1/a.png": b"b",
+        "s3/norm/face/u2/c.png": b"c",
+        "top.txt": "loose",
+    }
+    FileTreeDataset(path=str(root), mode="merge", swap_depth=2, workers=workers).save(files)
+    assert _read(root) == {
+        "s1/GT/keep.txt": b"keep",  # outside the swapped sub-folders: kept
+        "s2/norm/keep.png": b"not written to",
+        "s1/norm/face/u1/a.png": b"a",  # s1/norm is exactly this save: stale.png is gone
+        "s1/norm/leye/u1/a.png": b"b",
+        "s3/norm/face/u2/c.png": b"c",
+        "top.txt": b"loose",
+    }
+    assert not [p for p in tmp_path.rglob(".*")]
+
+
+def test_swap_depth_failure_keeps_previous_subfolder(tmp_path):
+    root = tmp_path / "out"
+    ds = FileTreeDataset(path=str(root), mode="merge", swap_depth=1)
+    ds.save({"s/a.txt": "v1"})
+    with pytest.raises(DatasetError, match="must be bytes or str"):
+        ds.save({"s/a.txt": "v2", "s/b.txt": 3})
+    assert _read(root) == {"s/a.txt": b"v1"}
+    assert not [p for p in tmp_path.rglob(".*")]
+
+
+@pytest.mark.parametrize(("mode", "depth"), [("replace", 1), ("merge", 0), ("merge", "2")])
+def test_swap_depth_validated(tmp_path, mode, depth):
+    with pytest.raises(DatasetError, match="swap_depth"):
+        FileTreeDataset(path=str(tmp_path), mode=mode, swap_depth=depth)
+
+
 def test_failed_write_leaves_no_partial_file(tmp_path):
     root = tmp_path / "out"
     root.mkdir()

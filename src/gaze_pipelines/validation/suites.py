@@ -8,8 +8,10 @@ needed when a bound dataset is saved) and with analytics off, so nothing reaches
 from __future__ import annotations
 
 import json
+import keyword
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +177,53 @@ def check_suites(
     return summaries
 
 
+# expectations that look at the table as a whole (its column list or count): validated on the
+# full table; every other expectation names the columns it reads in these kwargs
+_WHOLE_TABLE = re.compile(r"^expect_table_(columns?_|column_count)")
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+_NAME = re.compile(r"`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def suite_columns(suite: dict[str, Any]) -> set[str] | None:
+    """Columns the suite's expectations read (kwargs and row conditions); None = the whole table.
+
+    None when an expectation checks the column list or count, or names no column and is not a
+    row-count check, so an unknown expectation type always sees every column.
+    """
+    used: set[str] = set()
+    for raw in suite.get("expectations", []):
+        exp_type = str(raw.get("type") or raw.get("expectation_type") or "")
+        kwargs = raw.get("kwargs", {}) or {}
+        if _WHOLE_TABLE.match(exp_type):
+            return None
+        named = [kwargs[k] for k in _COLUMN_KWARGS if isinstance(kwargs.get(k), str)]
+        named += list(kwargs.get("column_list") or [])
+        if not named and not exp_type.startswith("expect_table_row_count"):
+            return None
+        used.update(str(c) for c in named)
+        condition = kwargs.get("row_condition")
+        if isinstance(condition, str):
+            names = (a or b for a, b in _NAME.findall(condition))
+            used.update(n for n in names if not keyword.iskeyword(n))
+    return used
+
+
+def project_for_suites(df: pd.DataFrame, suites: list[dict[str, Any]]) -> pd.DataFrame:
+    """``df`` cut to the columns ``suites`` read (same rows, same order), or ``df`` itself.
+
+    Great Expectations hashes (pickles) the whole frame for each batch and the hook sends it to
+    its worker process: array-valued columns no expectation reads only cost time there.
+    """
+    wanted: set[str] = set()
+    for suite in suites:
+        cols = suite_columns(suite)
+        if cols is None:
+            return df
+        wanted |= cols
+    keep = [c for c in df.columns if c in wanted]
+    return df if len(keep) == df.shape[1] else df.loc[:, keep]
+
+
 class SuiteRegistry:
     """Suites found in a directory, indexed by the catalog entries they are bound to."""
 
@@ -214,7 +263,8 @@ class SuiteRegistry:
         suites = self.suites_for(dataset_name)
         if not suites:
             return []
-        summaries = (check or check_suites)(suites, dataset_name, df)
+        table = project_for_suites(df, suites)
+        summaries = (check or check_suites)(suites, dataset_name, table)
         for summary in summaries:
             if not summary.success:
                 raise ExpectationFailure(summary)
