@@ -39,6 +39,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(REPO / "src"))
 
+from gaze_pipelines.core.predict import MODEL_FORMATS  # noqa: E402 - after the path set-up
+
+CPU_FORMATS = [f for f in MODEL_FORMATS if f != "tensorrt"]  # this benchmark runs on the CPU
+
 GAZENET_EXPORT = {
     "input_names": {
         n: f"{n}:0"
@@ -112,8 +116,8 @@ def main() -> None:
     ap.add_argument(
         "--formats",
         nargs="+",
-        default=["keras", "onnx", "onnx_int8", "onnx_int8_cpu"],
-        choices=("keras", "onnx", "onnx_int8", "onnx_int8_cpu"),
+        default=CPU_FORMATS,
+        choices=CPU_FORMATS,
     )
     ap.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra_op_num_threads")
