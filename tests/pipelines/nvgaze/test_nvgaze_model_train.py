@@ -92,15 +92,27 @@ def test_build_model_shapes_and_layers():
     assert np.isfinite(np.asarray(out)).all()
 
 
-def test_instance_norm_normalises_each_channel():
-    model = build_model(TrainParams(**TINY, dropout=0.0), channels=1)
+@pytest.mark.parametrize(
+    ("layout", "layer"),
+    [
+        (
+            {"input_norm": False, "instance_norm_layers": 4, "batch_norm_layers": 0},
+            "instance_norm1",
+        ),
+        ({}, "instance_norm0"),  # the default: the input image itself, per image and channel
+    ],
+)
+def test_instance_norm_normalises_each_channel(layout, layer):
+    model = build_model(TrainParams(**TINY, dropout=0.0, **layout), channels=2)
     import keras
 
-    probe = keras.Model(model.input, model.get_layer("instance_norm1").output)
-    x = np.random.default_rng(0).uniform(0, 255, (3, 31, 31, 1)).astype(np.float32)
-    y = np.asarray(probe(x))
+    probe = keras.Model(model.input, model.get_layer(layer).output)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (3, 31, 31, 2)).astype(np.float32) * [1.0, 0.2] + [0.0, 50.0]
+    y = np.asarray(probe(x.astype(np.float32)))
     mean, std = y.mean(axis=(1, 2)), y.std(axis=(1, 2))
     active = std > 1e-3
+    assert active.sum() >= 3
     assert np.allclose(mean[active], 0, atol=1e-3) and np.allclose(std[active], 1, atol=1e-2)
 
 

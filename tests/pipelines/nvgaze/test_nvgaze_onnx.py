@@ -33,8 +33,9 @@ def _run(model, x):
 
 @pytest.mark.parametrize("norm_layers", [2, 4])
 def test_optimized_graph_is_smaller_and_identical(norm_layers):
-    params = TrainParams(
+    params = TrainParams(  # NvGaze's layout
         **NET,
+        input_norm=False,
         instance_norm_layers=norm_layers,
         batch_norm_layers=0,
         dropout=0.0,
@@ -58,6 +59,7 @@ def test_optimized_graph_is_smaller_and_identical(norm_layers):
 def test_batch_norm_layers_fold_into_the_convolutions():
     params = TrainParams(
         **NET,
+        input_norm=False,
         instance_norm_layers=1,
         batch_norm_layers=2,
         dropout=0.0,
@@ -97,6 +99,45 @@ def test_batch_norm_layers_fold_into_the_convolutions():
     ).values():
         q_ops = Counter(n.op_type for n in result.model.graph.node)
         assert q_ops["Conv"] == 4 and "Mul" not in q_ops and "Add" not in q_ops, q_ops
+
+
+def test_default_layout_is_input_norm_then_batch_norms_and_all_convs_quantize():
+    params = TrainParams(**NET, dropout=0.0)  # the default layout
+    assert params.input_norm and params.instance_norm_layers == 0
+    assert params.batch_norm_layers is None and params.batch_norm_count == 4  # null: all convs
+    keras_model = build_model(params)
+    names = [layer.name for layer in keras_model.layers]
+    assert "normalize" not in names and names[1] == "instance_norm0"
+    assert [n for n in names if n.startswith("batch_norm")] == [
+        f"batch_norm{i}" for i in range(1, 5)
+    ]
+    # null fills the convolutions after the instance-norm ones
+    assert TrainParams(**NET, instance_norm_layers=3).batch_norm_count == 1
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 255, (3, 1, 31, 31)).astype(np.float32)
+    keras_out = np.asarray(keras_model(x.transpose(0, 2, 3, 1), training=False))
+    # brightness and contrast do not change the output (per image: 0.5 x + 40, 2 x - 100)
+    gains = np.array([0.5, 2.0, 1.0], np.float32).reshape(3, 1, 1, 1)
+    offsets = np.array([40.0, -100.0, 0.0], np.float32).reshape(3, 1, 1, 1)
+    moved = np.asarray(keras_model((x * gains + offsets).transpose(0, 2, 3, 1), training=False))
+    np.testing.assert_allclose(moved, keras_out, rtol=1e-4, atol=1e-4)
+    better = optimize_onnx(keras_to_onnx(keras_model, opset=17), keras_model)
+    ops = [n.op_type for n in better.graph.node]
+    assert ops[0] == "InstanceNormalization" and ops.count("InstanceNormalization") == 1
+    assert better.graph.node[0].input[0] == better.graph.input[0].name
+    np.testing.assert_allclose(_run(better, x), keras_out, rtol=1e-4, atol=1e-3)
+    # every convolution is quantized: one float op (the input norm) before the INT8 chain
+    cal = [{"image": rng.uniform(0, 255, (4, 31, 31, 1)).astype(np.float32)} for _ in range(2)]
+    for scheme, result in quantize_int8_schemes(
+        better, cal, Int8Params(cal_batches=2, cal_batch_size=4)
+    ).items():
+        q_ops = Counter(n.op_type for n in result.model.graph.node)
+        conv_inputs = [
+            n.input[0] for n in result.model.graph.node if n.op_type == "Conv"
+        ]  # QDQ form: every Conv reads a DequantizeLinear output
+        producers = {o: n.op_type for n in result.model.graph.node for o in n.output}
+        assert q_ops["Conv"] == 4, (scheme, q_ops)
+        assert all(producers[i] == "DequantizeLinear" for i in conv_inputs), scheme
 
 
 def test_normalisation_layers_must_fit_the_network():

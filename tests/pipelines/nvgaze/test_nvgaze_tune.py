@@ -26,6 +26,7 @@ TINY = {
             "train.dropout": {"type": "choice", "values": [0.0, 0.2]},
             "train.batch_size": None,  # null drops a key searched in conf/base
             "train.instance_norm_layers": None,
+            "train.input_norm": None,
         },
     },
 }  # fmt: skip

@@ -276,17 +276,24 @@ class TrainParams(CliModel):
         description="spatial dropout after each convolution (NvGaze used 0.1; before instance "
         "norm it shifts eval-mode outputs, see docs/nvgaze.md)",
     )
-    instance_norm_layers: int = Field(
-        4,
-        ge=0,
-        description="instance norm after the first N convs (NvGaze's 4; each costs ~0.03 ms of "
-        "INT8 CPU latency, see docs/nvgaze.md)",
+    input_norm: bool = Field(
+        True,
+        description="instance-normalise the input image (per image and channel: zero mean, unit "
+        "variance) before conv1 instead of NvGaze's fixed 2 x / 255 - 1 scaling: brightness and "
+        "contrast invariance for one small float op (see docs/nvgaze.md)",
     )
-    batch_norm_layers: int = Field(
+    instance_norm_layers: int = Field(
         0,
         ge=0,
+        description="instance norm after the first N convs (NvGaze's layout: 4; each costs "
+        "~0.03 ms of INT8 CPU latency and INT8 accuracy, see docs/nvgaze.md)",
+    )
+    batch_norm_layers: int | None = Field(
+        None,
+        ge=0,
         description="batch norm between conv and ReLU on the N convs after the instance-norm "
-        "ones (onnxruntime folds it into the convolution: free at inference)",
+        "ones (onnxruntime folds it into the convolution: free at inference); null = all of "
+        "them; NvGaze's layout: 0",
     )
     num_epochs: int = Field(60, ge=1)
     batch_size: int = Field(32, ge=1)
@@ -340,7 +347,7 @@ class TrainParams(CliModel):
                 f"{len(self.output_description)} ({self.output_description}), "
                 f"got {self.fc_node_counts}"
             )
-        if self.instance_norm_layers + self.batch_norm_layers > n:
+        if self.instance_norm_layers + (self.batch_norm_layers or 0) > n:
             raise ValueError(
                 f"instance_norm_layers ({self.instance_norm_layers}) + batch_norm_layers "
                 f"({self.batch_norm_layers}) exceed the {n} convolutions"
@@ -350,6 +357,13 @@ class TrainParams(CliModel):
         if not 0 <= lo < hi <= 1:
             raise ValueError(f"valid_pupil_range needs 0 <= low < high <= 1, got {[lo, hi]}")
         return self
+
+    @property
+    def batch_norm_count(self) -> int:
+        """Convolutions with a batch norm (``batch_norm_layers``; null: all after the instance norms)."""
+        if self.batch_norm_layers is not None:
+            return self.batch_norm_layers
+        return max(0, len(self.strides) - self.instance_norm_layers)
 
     @property
     def fc_layers(self) -> list[int]:
