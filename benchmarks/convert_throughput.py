@@ -1,7 +1,9 @@
 """Throughput of ``gazenet_data`` (TAO dataset_convert) on the embedded sample.
 
-Usage: ``python benchmarks/convert_throughput.py [--workers N] [--repeat K]``. Renders the sample first
-if ``data/01_raw/gazenet`` is empty, converts it into a temporary output root with ``kedro run``,
+Usage: ``python benchmarks/convert_throughput.py [--workers N] [--repeat K] [--frames-per-user F]``.
+Renders the sample first if ``data/01_raw/gazenet`` is empty (with ``--frames-per-user``: a sample of
+that size in a temporary data root, to show how the fixed start-up cost amortises on larger sets),
+converts it into a temporary output root with ``kedro run``,
 and prints frames/s end to end (process wall time, including Kedro and library start-up) and
 inside the pipeline (the run report's seconds), plus seconds per node. The machine is often
 shared: each run also shows the CPU seconds the ``kedro run`` process used (user + system, a
@@ -38,9 +40,30 @@ def main() -> None:
         "--workers", type=int, default=0, help="gazenet.dataset_convert.workers (0 = cores)"
     )
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument(
+        "--frames-per-user",
+        type=int,
+        default=0,
+        help="render a sample with this many frames per user (8 users) in a temporary data root",
+    )
     args = ap.parse_args()
-    raw = REPO / "data" / "01_raw" / "gazenet"
-    if not any(raw.glob("*/Data")):
+    with tempfile.TemporaryDirectory() as data_root:
+        _run(args, Path(data_root) if args.frames_per_user else None)
+
+
+def _run(args: argparse.Namespace, data_root: Path | None) -> None:
+    raw = data_root or REPO / "data" / "01_raw" / "gazenet"
+    extra = f",gazenet.dataset_convert.data_root_path={data_root}" if data_root else ""
+    if data_root is not None:
+        print(f"rendering 8 users x {args.frames_per_user} frames into {data_root} ...", flush=True)
+        _kedro(
+            "run",
+            "--pipeline",
+            "gazenet_sample",
+            "--params",
+            f"gazenet.sample.frames_per_user={args.frames_per_user}{extra}",
+        )
+    elif not any(raw.glob("*/Data")):
         print("rendering the embedded sample (kedro run --pipeline gazenet_sample) ...", flush=True)
         _kedro("run", "--pipeline", "gazenet_sample")
     n_frames = sum(1 for _ in raw.glob("*/Data/*/*.png"))
@@ -55,7 +78,8 @@ def main() -> None:
                 "--pipeline",
                 "gazenet_data",
                 "--params",
-                f"gazenet.dataset_convert.output_root={out},gazenet.dataset_convert.workers={args.workers}",
+                f"gazenet.dataset_convert.output_root={out},gazenet.dataset_convert.workers={args.workers}"
+                f"{extra}",
             )
             wall = time.perf_counter() - t0
             cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -74,7 +98,7 @@ def main() -> None:
             )
         )
     print(
-        f"\ngazenet_data on {n_frames} sample frames, {os.cpu_count()} CPU cores, workers={args.workers or 'all'}"
+        f"\ngazenet_data on {n_frames} rendered frames, {os.cpu_count()} CPU cores, workers={args.workers or 'all'}"
     )
     print(
         f"{'run':>3} | {'wall s':>7} | {'frames/s (wall)':>15} | {'pipeline s':>10} | {'frames/s (pipeline)':>19} | {'CPU s':>6} | {'load':>5} | {'converted':>9} | rejects"

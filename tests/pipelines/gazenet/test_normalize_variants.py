@@ -1,4 +1,4 @@
-"""gazenet_normalize: worker processes or threads, ISA-L or OpenCV PNGs: same table, pixels, rejects."""
+"""gazenet_data workers: processes, threads or in-process, ISA-L or OpenCV PNGs: same outputs."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ def geometry(tmp_path_factory):
     first = frames["image_path"].iloc[0]
     with open(first, "r+b") as fh:
         fh.truncate(200)
-    return nd.compute_geometry(frames, configs), configs, base
+    return nd.compute_geometry(frames, configs), configs, base, frames
 
 
 def test_processes_and_threads_agree(geometry):
-    geo, configs, base = geometry
+    geo, configs, base, _ = geometry
     out = {
         kind: nd.normalize_frames(geo, configs, {**base, "worker_kind": kind})
         for kind in ("processes", "threads")
@@ -48,7 +48,7 @@ def test_processes_and_threads_agree(geometry):
 
 def test_outputs_identical_across_codecs(geometry):
     """Same frames in, same pixels out, whichever codec reads and writes the PNGs."""
-    geo, configs, base = geometry
+    geo, configs, base, _ = geometry
     outs = {}
     for codec in ("isal", "opencv"):
         _, images, rejects = nd.normalize_frames(geo, configs, {**base, "png_codec": codec})
@@ -60,3 +60,22 @@ def test_outputs_identical_across_codecs(geometry):
     assert outs["isal"].keys() == outs["opencv"].keys()
     for key, img in outs["isal"].items():
         assert np.array_equal(img, outs["opencv"][key]), key
+
+
+def test_geometry_and_records_same_in_workers_and_in_process(geometry, monkeypatch):
+    """Geometry and record encoding split into tasks over worker processes: same results."""
+    geo, configs, base, frames = geometry
+    monkeypatch.setattr(nd, "GEOMETRY_CHUNK", 3)  # 10 frames: 4 tasks over 2 processes
+    monkeypatch.setattr(nd, "RECORDS_CHUNK", 3)
+    pooled = nd.compute_geometry(frames, configs, {**base, "worker_kind": "processes"})
+    pd.testing.assert_frame_equal(pooled, geo)  # geo: computed in this process
+    norm, _, _ = nd.normalize_frames(geo, configs, {**base, "worker_kind": "threads"})
+    kept, _ = nd.filter_frames(norm, base)
+    split = nd.split_users(kept, base)
+    out = {
+        workers: nd.build_records(kept, split, {**base, "workers": workers}) for workers in (1, 2)
+    }
+    (rec_1, gt_1), (rec_2, gt_2) = out[1], out[2]
+    assert gt_1 == gt_2 and rec_1.keys() == rec_2.keys() and len(rec_1) >= 4
+    for key, table in rec_1.items():
+        pd.testing.assert_frame_equal(table, rec_2[key])

@@ -7,13 +7,12 @@ set-level faults raise ``ConfigError`` naming the file.
 
 from __future__ import annotations
 
+import functools
 import logging
-import multiprocessing
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -24,6 +23,7 @@ from PIL import Image
 
 from gaze_pipelines.core import crops, face_model, geometry
 from gaze_pipelines.core import png as png_codec
+from gaze_pipelines.core.parallel import chunks, parallel_map
 from gaze_pipelines.core.progress import log_throughput, progress
 from gaze_pipelines.datasets.gazenet_raw import RawSet, local_path
 from gaze_pipelines.datasets.tfrecord import encode_example, serialized_table
@@ -407,13 +407,16 @@ def _invalid_reason(
     return ""
 
 
-def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.DataFrame:
-    """PnP head pose, eye centres, per-eye and mean theta/phi and TAO's validity flags."""
+GEOMETRY_CHUNK = 100  # frames per geometry task
+
+
+def _geometry_rows(task: tuple[pd.DataFrame, dict[str, SetConfig]]) -> list[dict[str, Any]]:
+    """Worker: the geometry columns of a chunk of frames (one dict per frame, in order)."""
+    frames, configs = task
     model = face_model.GENERIC_FACE_68
     face_obj = face_model.face_centre(model)
     eyes_obj = face_model.EYEBALL_CENTRES  # rows (subject's right, left)
     results: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
     for row in frames.itertuples(index=False):
         cfg = config_for(configs, row.set_id, row.user)
         lm = np.asarray(row.landmarks).reshape(-1, 2)
@@ -486,6 +489,18 @@ def compute_geometry(frames: pd.DataFrame, configs: dict[str, SetConfig]) -> pd.
                 "landmarks_3D": pose.to_camera(model[EXPORT_3D]).reshape(-1).astype(np.float32),
             }
         results.append(res)
+    return results
+
+
+def compute_geometry(
+    frames: pd.DataFrame, configs: dict[str, SetConfig], params: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """PnP head pose, eye centres, per-eye and mean theta/phi and TAO's validity flags."""
+    p = DatasetConvertParams.model_validate(params) if params is not None else None
+    workers, kind = (p.n_workers(), p.worker_kind) if p is not None else (1, "threads")
+    t0 = time.perf_counter()
+    tasks = [(frames.iloc[sl], configs) for sl in chunks(len(frames), GEOMETRY_CHUNK)]
+    results = [r for part in parallel_map(_geometry_rows, tasks, workers, kind) for r in part]
     log_throughput("geometry (PnP + angles)", len(frames), time.perf_counter() - t0, "frame")
     geo = pd.DataFrame(results, index=frames.index)
     out = pd.concat([frames, geo], axis=1)
@@ -700,19 +715,6 @@ def _normalize_user(
     return rows, images, rejects
 
 
-def _normalize_pool(workers: int, kind: str) -> Executor:
-    """Forked worker processes (``kind`` processes, where fork exists), else threads.
-
-    Processes take the frames' Python geometry out of the GIL (measured on 2 cores: normalize
-    4.4-5.7 s with processes, 5.3-6.1 s with threads); results come back as PNG bytes.
-    """
-    if kind == "processes" and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        return ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("fork")
-        )
-    return ThreadPoolExecutor(max_workers=workers)
-
-
 NORMALIZE_CHUNK = 32  # frames per worker task: workers stay balanced, the bar moves smoothly
 
 
@@ -737,17 +739,19 @@ def normalize_frames(
     images: dict[str, bytes] = {}
     rejects: list[dict] = []
     cv2.setNumThreads(1)
-    with _normalize_pool(p.n_workers(), p.worker_kind) as pool:
-        for r, im, rj in progress(
-            pool.map(_normalize_user, tasks),
-            "normalize (read + PnP-based warps + PNG)",
-            len(frames),
-            "frame",
-            steps=[len(t[0]) for t in tasks],  # the bar and the throughput line count frames
-        ):
-            rows += r
-            images.update(im)
-            rejects += rj
+    bar = functools.partial(
+        progress,
+        desc="normalize (read + PnP-based warps + PNG)",
+        total=len(frames),
+        unit="frame",
+        steps=[len(t[0]) for t in tasks],  # the bar and the throughput line count frames
+    )
+    # forked processes take the frames' Python geometry out of the GIL (measured on 2 cores:
+    # normalize 4.4-5.7 s with processes, 5.3-6.1 s with threads); PNG bytes come back
+    for r, im, rj in parallel_map(_normalize_user, tasks, p.n_workers(), p.worker_kind, bar):
+        rows += r
+        images.update(im)
+        rejects += rj
     norm = (
         pd.DataFrame(rows).set_index("_index")
         if rows
@@ -1018,6 +1022,20 @@ def _gt_line(row: dict[str, Any], rec: dict[str, Any]) -> str:
     return " ".join(parts) + "\n"
 
 
+RECORDS_CHUNK = 200  # frames per encoding task
+
+
+def _encode_rows(frames: pd.DataFrame) -> tuple[list[bytes], list[str]]:
+    """Worker: serialized ``tf.train.Example`` bytes and GT text lines of a chunk of frames."""
+    examples: list[bytes] = []
+    lines: list[str] = []
+    for row in frames.to_dict("records"):
+        rec = _record(row)
+        examples.append(encode_example(rec, TAO_GAZE_FEATURES))
+        lines.append(_gt_line(row, rec))
+    return examples, lines
+
+
 def build_records(
     frames: pd.DataFrame, split: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -1030,14 +1048,16 @@ def build_records(
         base = f"{set_id}/Ground_Truth_DataFactory_{p.folder_suffix}"
         kpi = p.is_kpi_set(str(set_id))
         write_joint = not kpi and "eoc" not in str(set_id).lower()
-        rows = grp.to_dict("records")
-        recs = [_record(r) for r in rows]
-        lines = [_gt_line(r, rec) for r, rec in zip(rows, recs, strict=True)]
         # each frame goes to up to 4 files (per user, combined, joint, joint_combined): encode once
-        examples = [encode_example(rec, TAO_GAZE_FEATURES) for rec in recs]
-        valid = np.array([bool(r.get("valid_theta_phi")) for r in rows])
-        users = np.array([r["user"] for r in rows])
-        variants = [("", np.ones(len(rows), bool))] + ([("_joint", valid)] if write_joint else [])
+        examples: list[bytes] = []
+        lines: list[str] = []
+        tasks = [grp.iloc[sl] for sl in chunks(len(grp), RECORDS_CHUNK)]
+        for ex, ln in parallel_map(_encode_rows, tasks, p.n_workers(), p.worker_kind):
+            examples += ex
+            lines += ln
+        valid = grp["valid_theta_phi"].fillna(0).astype(bool).to_numpy()
+        users = grp["user"].astype(str).to_numpy()
+        variants = [("", np.ones(len(grp), bool))] + ([("_joint", valid)] if write_joint else [])
         for suffix, mask in variants:
             for user in sorted(set(users[mask])):
                 idx = np.where(mask & (users == user))[0]

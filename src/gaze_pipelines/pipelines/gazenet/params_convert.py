@@ -50,8 +50,8 @@ class DatasetConvertParams(BaseModel):
     workers: int = Field(0, ge=0, le=256, description="parallel user workers; 0 = one per CPU core")
     worker_kind: Literal["processes", "threads"] = Field(
         "processes",
-        description="normalize workers: forked processes (the per-frame geometry runs without "
-        "the GIL; threads where fork is unavailable) or threads",
+        description="workers of the geometry, normalize and records steps: forked processes "
+        "(per-frame Python runs without the GIL; threads where fork is unavailable) or threads",
     )
     face_size: int = Field(224, ge=32, le=1024)
     eye_size: int = Field(120, ge=16, le=512)

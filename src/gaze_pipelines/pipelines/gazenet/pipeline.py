@@ -46,7 +46,7 @@ def data_pipeline() -> Pipeline:
             ),
             node(
                 nd.compute_geometry,
-                ["gazenet_frames_base", "gazenet_set_configs"],
+                ["gazenet_frames_base", "gazenet_set_configs", CONVERT],
                 "gazenet_frames_geometry",
                 name="gazenet_compute_geometry",
             ),
