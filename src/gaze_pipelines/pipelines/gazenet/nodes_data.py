@@ -1022,20 +1022,6 @@ def _gt_line(row: dict[str, Any], rec: dict[str, Any]) -> str:
     return " ".join(parts) + "\n"
 
 
-RECORDS_CHUNK = 200  # frames per encoding task
-
-
-def _encode_rows(frames: pd.DataFrame) -> tuple[list[bytes], list[str]]:
-    """Worker: serialized ``tf.train.Example`` bytes and GT text lines of a chunk of frames."""
-    examples: list[bytes] = []
-    lines: list[str] = []
-    for row in frames.to_dict("records"):
-        rec = _record(row)
-        examples.append(encode_example(rec, TAO_GAZE_FEATURES))
-        lines.append(_gt_line(row, rec))
-    return examples, lines
-
-
 def build_records(
     frames: pd.DataFrame, split: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -1048,16 +1034,15 @@ def build_records(
         base = f"{set_id}/Ground_Truth_DataFactory_{p.folder_suffix}"
         kpi = p.is_kpi_set(str(set_id))
         write_joint = not kpi and "eoc" not in str(set_id).lower()
+        rows = grp.to_dict("records")
+        recs = [_record(r) for r in rows]
+        lines = [_gt_line(r, rec) for r, rec in zip(rows, recs, strict=True)]
         # each frame goes to up to 4 files (per user, combined, joint, joint_combined): encode once
-        examples: list[bytes] = []
-        lines: list[str] = []
-        tasks = [grp.iloc[sl] for sl in chunks(len(grp), RECORDS_CHUNK)]
-        for ex, ln in parallel_map(_encode_rows, tasks, p.n_workers(), p.worker_kind):
-            examples += ex
-            lines += ln
-        valid = grp["valid_theta_phi"].fillna(0).astype(bool).to_numpy()
-        users = grp["user"].astype(str).to_numpy()
-        variants = [("", np.ones(len(grp), bool))] + ([("_joint", valid)] if write_joint else [])
+        # (in this process: worker processes measured no faster, pickling ate the gain)
+        examples = [encode_example(rec, TAO_GAZE_FEATURES) for rec in recs]
+        valid = np.array([bool(r.get("valid_theta_phi")) for r in rows])
+        users = np.array([r["user"] for r in rows])
+        variants = [("", np.ones(len(rows), bool))] + ([("_joint", valid)] if write_joint else [])
         for suffix, mask in variants:
             for user in sorted(set(users[mask])):
                 idx = np.where(mask & (users == user))[0]

@@ -50,7 +50,7 @@ class DatasetConvertParams(BaseModel):
     workers: int = Field(0, ge=0, le=256, description="parallel user workers; 0 = one per CPU core")
     worker_kind: Literal["processes", "threads"] = Field(
         "processes",
-        description="workers of the geometry, normalize and records steps: forked processes "
+        description="workers of the geometry and normalize steps: forked processes "
         "(per-frame Python runs without the GIL; threads where fork is unavailable) or threads",
     )
     face_size: int = Field(224, ge=32, le=1024)
