@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from gaze_pipelines.pipelines.gazenet.tao_format import (
     ConfigError,
     LabelError,
+    _fiducials,
     parse_camera_parameters,
     parse_label_file,
     parse_set_config,
@@ -129,6 +131,47 @@ def test_nan_coordinates_are_rejected_per_frame(tao_fixtures):
     fid["P5x"] = float("nan")
     frames, rejects = parse_label_file(json.dumps(data), "json_datafactory_v2")
     assert len(frames) == 1 and len(rejects) == 1 and rejects[0][1].startswith("bad_coordinates")
+
+
+def _reference_fiducials(chunk: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    """The fiducial rules written plainly: per key, in any order."""
+    pts, occ, highest = np.full((104, 2), -1.0), np.full(104, -1), 0
+    for key, value in chunk.items():
+        m = re.fullmatch(r"P(\d+)(x|y|occluded)", str(key), flags=re.IGNORECASE)
+        if not m or not 1 <= int(m.group(1)) <= 104:
+            continue
+        i, kind = int(m.group(1)) - 1, m.group(2).lower()
+        highest = max(highest, i + 1)
+        if kind == "occluded":
+            occ[i] = 1 if value else occ[i]
+        else:
+            pts[i, "xy".index(kind)] = float(value)
+    occ[:highest][occ[:highest] == -1] = 0
+    return pts, occ, highest
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 110),
+            st.sampled_from(["x", "y", "occluded", "X", "Occluded", "z"]),
+            st.floats(-1e4, 1e4) | st.integers(-5, 5) | st.booleans(),
+        ),
+        max_size=40,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_fiducial_layouts_match_the_plain_rules_in_any_key_order(points, rnd):
+    chunk = {f"P{i}{kind}": v for i, kind, v in points}
+    chunk["class"] = "FiducialPoints"
+    items = list(chunk.items())
+    for order in (items, rnd.sample(items, len(items))):  # same keys, another order: same answer
+        got = _fiducials(dict(order), "f.png")
+        want = _reference_fiducials(dict(order))
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        assert got[2] == want[2]
 
 
 json_values = st.recursive(

@@ -199,13 +199,28 @@ def _fiducial_key(key: str) -> tuple[int, str] | None:
     return (int(m.group(1)), m.group(2).lower()) if m else None
 
 
-def _fiducials(chunk: dict, filename: str) -> tuple[np.ndarray, np.ndarray, int]:
-    pts = np.full((N_FIDUCIAL, 2), -1.0)
-    occ = np.full(N_FIDUCIAL, -1, np.int64)
+@dataclass(frozen=True)
+class _FiducialLayout:
+    """Where the fiducial values sit in a label chunk with a given key order."""
+
+    coord_pos: tuple[int, ...]  # positions of the P<n>x / P<n>y keys
+    rows: np.ndarray  # their point index (0-based)
+    cols: np.ndarray  # 0 for x, 1 for y
+    occ_pos: tuple[int, ...]  # positions of the P<n>occluded keys
+    occ_rows: tuple[int, ...]
+    highest: int  # highest point number present
+
+
+@functools.lru_cache(maxsize=256)
+def _fiducial_layout(keys: tuple[object, ...]) -> _FiducialLayout:
+    """The layout of one key order (a labelling tool writes the same order for every frame)."""
+    coord_pos: list[int] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    occ_pos: list[int] = []
+    occ_rows: list[int] = []
     highest = 0
-    coords: tuple[list[int], list[int], list[object]] = ([], [], [])  # row, column, raw value
-    occluded: list[int] = []
-    for key, value in chunk.items():
+    for pos, key in enumerate(keys):
         parsed = _fiducial_key(str(key))
         if parsed is None:
             continue
@@ -214,13 +229,28 @@ def _fiducials(chunk: dict, filename: str) -> tuple[np.ndarray, np.ndarray, int]
             continue
         highest = max(highest, idx)
         if kind == "occluded":
-            if value:
-                occluded.append(idx - 1)
+            occ_pos.append(pos)
+            occ_rows.append(idx - 1)
         else:
-            coords[0].append(idx - 1)
-            coords[1].append(0 if kind == "x" else 1)
-            coords[2].append(value)
-    rows, cols, raw = coords
+            coord_pos.append(pos)
+            rows.append(idx - 1)
+            cols.append(0 if kind == "x" else 1)
+    return _FiducialLayout(
+        tuple(coord_pos),
+        np.array(rows, np.int64),
+        np.array(cols, np.int64),
+        tuple(occ_pos),
+        tuple(occ_rows),
+        highest,
+    )
+
+
+def _fiducials(chunk: dict, filename: str) -> tuple[np.ndarray, np.ndarray, int]:
+    pts = np.full((N_FIDUCIAL, 2), -1.0)
+    occ = np.full(N_FIDUCIAL, -1, np.int64)
+    lay = _fiducial_layout(tuple(chunk))
+    values_in_order = list(chunk.values())
+    raw = [values_in_order[i] for i in lay.coord_pos]
     values = None
     if all(type(v) is float or type(v) is int for v in raw):  # the usual JSON numbers: at once
         values = np.array(raw, np.float64)
@@ -230,14 +260,16 @@ def _fiducials(chunk: dict, filename: str) -> tuple[np.ndarray, np.ndarray, int]
         values = np.array(
             [
                 _finite(v, f"P{r + 1}{'xy'[c]}", filename)
-                for r, c, v in zip(rows, cols, raw, strict=True)
+                for r, c, v in zip(lay.rows, lay.cols, raw, strict=True)
             ],
             np.float64,
         )
-    pts[rows, cols] = values
+    if raw:
+        pts[lay.rows, lay.cols] = values
+    occluded = [r for r, i in zip(lay.occ_rows, lay.occ_pos, strict=True) if values_in_order[i]]
     occ[occluded] = 1
-    occ[:highest][occ[:highest] == -1] = 0
-    return pts, occ, highest
+    occ[: lay.highest][occ[: lay.highest] == -1] = 0
+    return pts, occ, lay.highest
 
 
 def _status(value: object) -> str:
