@@ -85,11 +85,32 @@ class ParameterValidationHook:
         validate_parameters(params, used)
 
 
+def requested_outputs() -> set[str] | None:
+    """Outputs of the pipelines a ``kedro run`` names (None: no run, or no names given)."""
+    from kedro.framework.project import pipelines  # noqa: PLC0415
+
+    from gaze_pipelines.pipeline_registry import requested_pipelines  # noqa: PLC0415
+
+    names = requested_pipelines()
+    if not names:
+        return None
+    outputs: set[str] = set()
+    for name in names:
+        try:
+            outputs |= pipelines[name].all_outputs()
+        except Exception:  # noqa: BLE001 - an unknown name fails in KedroSession.run, as usual
+            return None
+    return outputs
+
+
 class ExpectationValidationHook:
     """Validate every suite-bound table before it is saved; a failure stops the run.
 
     When the pipeline saves a bound dataset, a background worker (``validation.worker``) imports
-    Great Expectations while the first nodes run and checks the tables.
+    Great Expectations while Kedro loads the configuration and the first nodes run, and checks
+    the tables. For ``kedro run --pipeline <name>`` the worker starts as soon as the context
+    exists (the named pipelines are known then); ``before_pipeline_run`` keeps it only if the
+    pipeline, after its node filters, still saves a bound dataset.
     """
 
     def __init__(self) -> None:
@@ -98,21 +119,33 @@ class ExpectationValidationHook:
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        """Load the suites of ``conf/base/expectations``."""
+        """Load the suites of ``conf/base/expectations``; start the worker for a named run."""
         conf_source = Path(context.config_loader.conf_source)
         self._registry = SuiteRegistry(conf_source / "base" / "expectations")
+        self._stop_worker()
+        if worker_enabled() and self._saves_bound(requested_outputs()):
+            self._start_worker()
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        """Start the warm validation worker if this pipeline saves a suite-bound dataset."""
-        self._stop_worker()
-        if self._registry is None or not worker_enabled():
-            return
-        if any(self._registry.suites_for(name) for name in pipeline.all_outputs()):
-            try:
-                self._worker = ValidationWorker()
-            except OSError as exc:  # no processes allowed: validate in-process
-                logger.warning("expectation worker not started (%s): validating in-process", exc)
+        """Keep (or start) the warm worker if this pipeline saves a suite-bound dataset."""
+        if not worker_enabled() or not self._saves_bound(pipeline.all_outputs()):
+            self._stop_worker()
+        elif self._worker is None:
+            self._start_worker()
+
+    def _saves_bound(self, outputs: set[str] | None) -> bool:
+        return (
+            bool(outputs)
+            and self._registry is not None
+            and any(self._registry.suites_for(name) for name in outputs or ())
+        )
+
+    def _start_worker(self) -> None:
+        try:
+            self._worker = ValidationWorker()
+        except OSError as exc:  # no processes allowed: validate in-process
+            logger.warning("expectation worker not started (%s): validating in-process", exc)
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any, node) -> None:

@@ -79,3 +79,22 @@ def test_worker_switch_off_and_broken_worker_fall_back(tmp_path, monkeypatch):
         proc.kill()
     summaries = worker.check([SUITE], "toy_table", pd.DataFrame({"x": [3]}))
     assert summaries[0].success and worker._pool is None
+
+
+def test_named_run_starts_the_worker_with_the_context(tmp_path, monkeypatch):
+    import gaze_pipelines.hooks as hooks
+
+    monkeypatch.delenv("GAZE_PIPELINES_VALIDATION_WORKER", raising=False)
+    monkeypatch.setattr(hooks, "requested_outputs", lambda: {"toy_table", "other"})
+    hook = _hook(tmp_path)  # after_context_created: `kedro run --pipeline x` saving toy_table
+    early = hook._worker
+    assert early is not None
+    hook.before_pipeline_run({}, _pipeline("toy_table"), None)
+    assert hook._worker is early  # kept, already warm
+    hook.before_dataset_saved("toy_table", pd.DataFrame({"x": [1]}), None)
+    # node filters left nothing bound to save: the worker goes
+    hook.before_pipeline_run({}, _pipeline("other"), None)
+    assert hook._worker is None and early._pool is None
+    # no named pipelines (plain `kedro run`, notebooks): the context starts nothing
+    monkeypatch.setattr(hooks, "requested_outputs", lambda: None)
+    assert _hook(tmp_path / "again")._worker is None
