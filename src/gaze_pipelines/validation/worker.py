@@ -2,9 +2,10 @@
 
 Importing Great Expectations takes about 2.5 s of CPU, paid at the first validated save: in
 ``gazenet_data`` that was a quarter of the whole conversion. The validation hook starts this
-worker when a pipeline begins that saves a suite-bound dataset: a forked process imports Great
-Expectations (and runs one tiny validation to load its lazy parts) on the core the mostly serial
-ingest / geometry steps leave idle. At each bound save the hook sends the table and the suites
+worker when a run will save a suite-bound dataset (for ``kedro run --pipeline <name>`` as soon as
+the context exists, else when the pipeline begins): a forked process imports Great Expectations
+(and runs one tiny validation to load its lazy parts) on the core that Kedro's configuration
+loading and the mostly serial ingest steps leave idle. At each bound save the hook sends the table and the suites
 and waits for the summaries, so a failure still stops the run before anything is written, with
 the same ``ExpectationFailure`` as in-process validation.
 
