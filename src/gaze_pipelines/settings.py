@@ -34,7 +34,9 @@ class ProjectConfigLoader(OmegaConfigLoader):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._params_cache: dict[str, Any] | None = None
-        OmegaConf.register_new_resolver("params", self._param_value, replace=True)
+        # OmegaConf 2.4 deprecates register_new_resolver; older releases only have that one
+        register = getattr(OmegaConf, "register_resolver", None) or OmegaConf.register_new_resolver
+        register("params", self._param_value, replace=True)
 
     def _is_valid_config_path(self, path: Path) -> bool:
         """Accept yaml/json config files except the ``.example.`` templates."""
