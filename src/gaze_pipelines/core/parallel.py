@@ -1,7 +1,7 @@
 """Worker pools for per-frame work: forked processes where the platform has fork, else threads.
 
 Forked workers inherit the imported modules and run Python-heavy per-frame code (PnP, warps,
-example encoding) without the GIL; results come back pickled, in task order. One worker (or one
+PNG encoding) without the GIL; results come back pickled, in task order. One worker (or one
 task) runs in this process, with no pool to start.
 """
 
