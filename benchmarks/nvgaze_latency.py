@@ -16,6 +16,9 @@ plus the CPU count and load average, because the timings are only as quiet as th
 names and NHWC layout in, so a transpose and copies in Python per call); ``session`` is
 ``InferenceSession.run`` on a frame already in the model's NCHW float32 layout, what a
 deployment calls per camera frame.
+``--compare A.keras B.keras ...`` instead times the cleaned-up U8S8 graph of several trained models
+interleaved (``--rounds`` rounds, each running every model in turn), so a shared host's changing
+speed hits them alike; it prints the p50 of each round and their median.
 Conversions go through the export core (``core.export``), the clean-up is
 ``pipelines.nvgaze.onnx_optimize``; no timing is asserted anywhere.
 """
@@ -56,6 +59,59 @@ def _session_times(session, nchw: np.ndarray, warmup: int, repeats: int) -> np.n
     return times
 
 
+def _u8s8(model, cal: np.ndarray):
+    """The cleaned-up graph of a Keras model, quantized U8S8 with the default export settings."""
+    from gaze_pipelines.core.export import keras_to_onnx, quantize_int8_schemes  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams  # noqa: PLC0415
+
+    params = NvGazeParams()
+    batches = [{"image": cal[i : i + 16]} for i in range(0, len(cal), 16)]
+    clean = optimize_onnx(keras_to_onnx(model, opset=params.export.opset), model)
+    return quantize_int8_schemes(clean, batches, params.export.int8)["u8s8"].model
+
+
+def _compare(args: argparse.Namespace) -> None:
+    """U8S8 session latency of several models, interleaved round by round."""
+    import keras  # noqa: PLC0415
+    import onnxruntime as ort  # noqa: PLC0415
+
+    cal = _calibration(args.calibration, 128)
+    graphs = {
+        path: _u8s8(keras.models.load_model(path, compile=False), cal) for path in args.compare
+    }
+    nchw = np.ascontiguousarray(cal[:1].transpose(0, 3, 1, 2), np.float32)
+    rows = []
+    for threads in args.threads:
+        sessions = {}
+        for path, graph in graphs.items():
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            sessions[path] = ort.InferenceSession(
+                graph.SerializeToString(), so, providers=["CPUExecutionProvider"]
+            )
+        p50s: dict[str, list[float]] = {path: [] for path in graphs}
+        mins: dict[str, float] = dict.fromkeys(graphs, float("inf"))
+        for _ in range(args.rounds):
+            for path, session in sessions.items():
+                t = _session_times(session, nchw, args.warmup, args.repeats)
+                p50s[path].append(float(np.percentile(t, 50)))
+                mins[path] = min(mins[path], float(t.min()))
+        rows += [(path, threads, p50s[path], mins[path]) for path in graphs]
+    load = os.getloadavg()
+    print(
+        f"NvGaze 127x127 INT8 U8S8 latency, interleaved  ({time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
+        f"{args.rounds} rounds x {args.repeats} runs, batch 1, InferenceSession.run)"
+    )
+    for path, threads, p50, mn in rows:
+        rounds = " ".join(f"{v:.3f}" for v in p50)
+        print(
+            f"threads {threads}  median p50 {np.median(p50):.3f} ms  min {mn:.3f} ms  "
+            f"rounds [{rounds}]  {path}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,7 +126,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[1])
     ap.add_argument("--repeats", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="MODEL",
+        help=".keras files: time their U8S8 graphs interleaved instead (see above)",
+    )
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of --compare")
     args = ap.parse_args()
+    if args.compare:
+        _compare(args)
+        return
 
     import keras  # noqa: PLC0415
 
