@@ -35,15 +35,41 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 
-def _calibration(path: str | None, n: int) -> np.ndarray:
+def _calibration(path: str | None) -> list[dict[str, np.ndarray]]:
+    """The INT8 calibration batches ``nvgaze_export`` uses (from an H5 file), else random pixels."""
+    from gaze_pipelines.core.export import calibration_batches  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.model import INPUT_NAME  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams  # noqa: PLC0415
+
     if path:
         from gaze_pipelines.datasets.h5 import read_nvgaze_h5  # noqa: PLC0415
-        from gaze_pipelines.pipelines.nvgaze.training import model_images  # noqa: PLC0415
+        from gaze_pipelines.pipelines.nvgaze.nodes_export import (  # noqa: PLC0415
+            make_calibration_batches,
+        )
 
-        images, _, _ = model_images(read_nvgaze_h5(path), (127, 127))
-        idx = np.random.default_rng(0).permutation(len(images))[:n]
-        return images[idx].astype(np.float32)
-    return np.random.default_rng(0).uniform(0, 255, (n, 127, 127, 1)).astype(np.float32)
+        return make_calibration_batches(read_nvgaze_h5(path), {})
+    cal = NvGazeParams().export.int8
+    n = cal.cal_batches * cal.cal_batch_size
+    pixels = np.random.default_rng(0).uniform(0, 255, (n, 127, 127, 1)).astype(np.float32)
+    return calibration_batches(({INPUT_NAME: pixels},), cal.cal_batches, cal.cal_batch_size)
+
+
+def _graphs(model, batches: list[dict[str, np.ndarray]], graphs=("plain", "clean")) -> dict:
+    """``{(graph, precision): onnx}``: tf2onnx's graph and the cleaned-up one, FP32 and both INT8."""
+    from gaze_pipelines.core.export import keras_to_onnx, quantize_int8_schemes  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx  # noqa: PLC0415
+    from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams  # noqa: PLC0415
+
+    params = NvGazeParams()
+    plain = keras_to_onnx(model, opset=params.export.opset)
+    fp32 = {"plain": plain, "clean": optimize_onnx(plain, model)}
+    out = {}
+    for graph in graphs:
+        schemes = quantize_int8_schemes(fp32[graph], batches, params.export.int8)
+        out[(graph, "fp32")] = fp32[graph]
+        out[(graph, "int8")] = schemes["s8s8"].model
+        out[(graph, "u8s8")] = schemes["u8s8"].model
+    return out
 
 
 def _session_times(session, nchw: np.ndarray, warmup: int, repeats: int) -> np.ndarray:
@@ -59,28 +85,19 @@ def _session_times(session, nchw: np.ndarray, warmup: int, repeats: int) -> np.n
     return times
 
 
-def _u8s8(model, cal: np.ndarray):
-    """The cleaned-up graph of a Keras model, quantized U8S8 with the default export settings."""
-    from gaze_pipelines.core.export import keras_to_onnx, quantize_int8_schemes  # noqa: PLC0415
-    from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx  # noqa: PLC0415
-    from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams  # noqa: PLC0415
-
-    params = NvGazeParams()
-    batches = [{"image": cal[i : i + 16]} for i in range(0, len(cal), 16)]
-    clean = optimize_onnx(keras_to_onnx(model, opset=params.export.opset), model)
-    return quantize_int8_schemes(clean, batches, params.export.int8)["u8s8"].model
-
-
 def _compare(args: argparse.Namespace) -> None:
     """U8S8 session latency of several models, interleaved round by round."""
     import keras  # noqa: PLC0415
     import onnxruntime as ort  # noqa: PLC0415
 
-    cal = _calibration(args.calibration, 128)
+    batches = _calibration(args.calibration)
     graphs = {
-        path: _u8s8(keras.models.load_model(path, compile=False), cal) for path in args.compare
+        path: _graphs(keras.models.load_model(path, compile=False), batches, ("clean",))[
+            ("clean", "u8s8")
+        ]
+        for path in args.compare
     }
-    nchw = np.ascontiguousarray(cal[:1].transpose(0, 3, 1, 2), np.float32)
+    nchw = np.ascontiguousarray(batches[0]["image"][:1].transpose(0, 3, 1, 2), np.float32)
     rows = []
     for threads in args.threads:
         sessions = {}
@@ -140,31 +157,20 @@ def main() -> None:
 
     import keras  # noqa: PLC0415
 
-    from gaze_pipelines.core.export import keras_to_onnx, quantize_int8_schemes  # noqa: PLC0415
     from gaze_pipelines.core.latency import measure_latency  # noqa: PLC0415
     from gaze_pipelines.core.predict import KerasPredictor, OnnxPredictor  # noqa: PLC0415
     from gaze_pipelines.pipelines.nvgaze.model import build_model  # noqa: PLC0415
-    from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx  # noqa: PLC0415
     from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams  # noqa: PLC0415
 
-    params = NvGazeParams()
     model = (
         keras.models.load_model(args.model, compile=False)
         if args.model
-        else build_model(params.train)
+        else build_model(NvGazeParams().train)
     )
-    cal = _calibration(
-        args.calibration, params.export.int8.cal_batches * params.export.int8.cal_batch_size
-    )
-    batches = [{"image": cal[i : i + 16]} for i in range(0, len(cal), 16)]
-    plain = keras_to_onnx(model, opset=params.export.opset)
-    clean = optimize_onnx(plain, model)
-    formats = {}
-    for graph, onnx_model in (("plain", plain), ("clean", clean)):
-        schemes = quantize_int8_schemes(onnx_model, batches, params.export.int8)
-        formats[(graph, "fp32")] = onnx_model
-        formats[(graph, "int8")] = schemes["s8s8"].model
-        formats[(graph, "u8s8")] = schemes["u8s8"].model
+    batches = _calibration(args.calibration)
+    cal = np.concatenate([b["image"] for b in batches])
+    formats = _graphs(model, batches)
+    plain, clean = formats[("plain", "fp32")], formats[("clean", "fp32")]
     sample = {"image": cal[:32]}
     rows = []
     for threads in args.threads:

@@ -8,11 +8,23 @@ import subprocess
 import sys
 
 import pytest
+from kedro.framework.project import configure_project
 
 from gaze_pipelines.pipeline_registry import DEFAULT, register_pipelines
 from gaze_pipelines.pipelines.lazy import LazyModule, build_stages
 
+configure_project("gaze_pipelines")  # find_pipelines needs the package configured, as the CLI does
 ALL = register_pipelines()
+
+
+def test_full_registry_finds_every_family_with_find_pipelines():
+    from kedro.framework.project import find_pipelines
+
+    found = find_pipelines(raise_errors=True)
+    families = {"gazenet", "gesturenet", "nvgaze", "webcam"}
+    assert families <= set(found) and families <= set(ALL)
+    for family in families:  # the registry's family pipeline is the one find_pipelines found
+        assert {n.name for n in ALL[family].nodes} == {n.name for n in found[family].nodes}
 
 
 @pytest.mark.parametrize("name", sorted(n for n in ALL if n != "__default__" and "_" in n), ids=str)

@@ -20,8 +20,11 @@ def test_kedro_viz_build_lists_pipelines(kedro_project):
 
 
 def test_registry_lists_gazenet_pipelines():
+    from kedro.framework.project import configure_project
+
     from gaze_pipelines.pipeline_registry import register_pipelines
 
+    configure_project("gaze_pipelines")
     pipes = register_pipelines()
     assert {"gazenet_data", "__default__", "gazenet"} <= set(pipes)
     node_names = [n.name for n in pipes["gazenet_data"].nodes]

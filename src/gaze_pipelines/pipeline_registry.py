@@ -1,16 +1,16 @@
 """Project pipelines: one package per model family under ``pipelines/``.
 
-Each family package has a ``pipeline.py`` exposing ``STAGES`` (``{"<model>_<stage>": builder}``),
-``RUN_BY_NAME`` (stages the family pipeline leaves out, e.g. the sample renderer) and Kedro's
-``create_pipeline()`` (the family pipeline ``<model>``).
-A folder without ``pipeline.py`` is skipped with a warning; an import error in a ``pipeline.py``
-is raised.
+Each family package exposes Kedro's ``create_pipeline()`` (the family pipeline ``<model>``) and
+its ``pipeline.py`` declares ``STAGES`` (``{"<model>_<stage>": builder}``) and ``RUN_BY_NAME``
+(stages the family pipeline leaves out, e.g. the sample renderer).
 
-Registration is selective, like Kedro's own ``find_pipelines``: when the CLI asks for named
-pipelines (``kedro run --pipeline gazenet_data``), only those families are imported and only
-those stages built, and the stage builders import their node modules lazily
-(``pipelines.lazy``). A data conversion therefore never loads TensorFlow. ``kedro run``
-without ``--pipeline``, ``kedro registry list`` and ``kedro viz`` register everything.
+A full registration (``kedro run`` without ``--pipeline``, ``kedro registry list``, ``kedro viz``)
+finds the families with Kedro's ``find_pipelines`` and adds every family's stages. When the CLI
+names pipelines (``kedro run --pipeline gazenet_data``), registration is selective:
+``find_pipelines`` looks for a folder per requested name, and stage names are not folders, so the
+families those names belong to are imported here and only the requested stages are built, with
+their node modules imported lazily (``pipelines.lazy``). A data conversion therefore never loads
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import logging
 import pkgutil
 from collections.abc import Collection
 
+from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
 from gaze_pipelines.pipelines.lazy import build_stages, family_pipeline
@@ -66,13 +67,19 @@ def register_pipelines(names: Collection[str] | None = None) -> dict[str, Pipeli
     if wanted is not None and "__default__" in wanted:
         wanted |= set(DEFAULT)
     pipelines: dict[str, Pipeline] = {}
-    for family, module in discover_families(wanted).items():
-        if wanted is None or family in wanted:
-            stages = build_stages(module.STAGES)
-            pipelines[family] = family_pipeline(stages, module.RUN_BY_NAME)
-        else:
-            stages = build_stages(module.STAGES, wanted)
-        pipelines.update(stages)
+    if wanted is None:
+        families = find_pipelines(raise_errors=True)  # each family's create_pipeline()
+        families.pop("__default__", None)
+        for family, pipe in sorted(families.items()):
+            module = importlib.import_module(f"gaze_pipelines.pipelines.{family}.pipeline")
+            pipelines[family] = pipe
+            pipelines.update(build_stages(module.STAGES))
+    else:
+        for family, module in discover_families(wanted).items():
+            stages = build_stages(module.STAGES, None if family in wanted else wanted)
+            if family in wanted:
+                pipelines[family] = family_pipeline(stages, module.RUN_BY_NAME)
+            pipelines.update(stages)
     if wanted is None or "__default__" in wanted:
         default_parts = [pipelines[name] for name in DEFAULT if name in pipelines]
         pipelines["__default__"] = sum(default_parts, Pipeline([]))

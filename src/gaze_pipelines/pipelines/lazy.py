@@ -1,8 +1,9 @@
 """Lazy node modules, so ``kedro run --pipeline <model>_<stage>`` imports only what that stage uses.
 
-Every family's ``pipeline.py`` names its node modules with :class:`LazyModule`, lists its stage
+Every family's ``pipeline.py`` names its node modules with :func:`lazy_modules`, lists its stage
 builders in ``STAGES`` (``{"<model>_<stage>": builder}``, built by :func:`build_stages`) and the
-stages its family pipeline leaves out in ``RUN_BY_NAME`` (:func:`family_pipeline`). The registry builds only the stages Kedro asked for
+stages its family pipeline leaves out in ``RUN_BY_NAME`` (:func:`family_pipeline`). The registry
+builds only the stages Kedro asked for
 (``kedro run --pipeline gazenet_data`` builds ``gazenet_data``), so a data conversion never
 imports TensorFlow, Keras or onnxruntime, which the training and export node modules load at
 import time (about 5 s of start-up on 2 cores). Node functions are the modules' real functions:

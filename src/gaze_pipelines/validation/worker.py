@@ -5,9 +5,9 @@ Importing Great Expectations takes about 2.5 s of CPU, paid at the first validat
 worker when a run will save a suite-bound dataset (for ``kedro run --pipeline <name>`` as soon as
 the context exists, else when the pipeline begins): a forked process imports Great Expectations
 (and runs one tiny validation to load its lazy parts) on the core that Kedro's configuration
-loading and the mostly serial ingest steps leave idle. At each bound save the hook sends the table and the suites
-and waits for the summaries, so a failure still stops the run before anything is written, with
-the same ``ExpectationFailure`` as in-process validation.
+loading and the mostly serial ingest steps leave idle. At each bound save the hook sends the
+table and the suites and waits for the summaries, so a failure still stops the run before
+anything is written, with the same ``ExpectationFailure`` as in-process validation.
 
 If the worker cannot start or dies, validation falls back to this process (with a warning);
 ``GAZE_PIPELINES_VALIDATION_WORKER=0`` turns the worker off.

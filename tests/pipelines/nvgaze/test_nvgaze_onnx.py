@@ -16,7 +16,7 @@ from gaze_pipelines.core.export import (
 )
 from gaze_pipelines.pipelines.nvgaze.model import build_model
 from gaze_pipelines.pipelines.nvgaze.onnx_optimize import optimize_onnx
-from gaze_pipelines.pipelines.nvgaze.params import TrainParams
+from gaze_pipelines.pipelines.nvgaze.params import NvGazeParams, TrainParams
 
 NET = {
     "input_resolution": (31, 31),
@@ -138,6 +138,12 @@ def test_default_layout_is_input_norm_then_batch_norms_and_all_convs_quantize():
         producers = {o: n.op_type for n in result.model.graph.node for o in n.output}
         assert q_ops["Conv"] == 4, (scheme, q_ops)
         assert all(producers[i] == "DequantizeLinear" for i in conv_inputs), scheme
+    # the shipped export settings keep conv1 (one channel in) in float: conv2 onwards is one chain
+    shipped = NvGazeParams().export.int8.model_copy(update={"cal_batches": 2, "cal_batch_size": 4})
+    u8s8 = quantize_int8_schemes(better, cal, shipped)["u8s8"].model
+    producers = {o: n.op_type for n in u8s8.graph.node for o in n.output}
+    sources = [producers.get(n.input[0]) for n in u8s8.graph.node if n.op_type == "Conv"]
+    assert sources == ["InstanceNormalization"] + ["DequantizeLinear"] * 3
 
 
 def test_normalisation_layers_must_fit_the_network():

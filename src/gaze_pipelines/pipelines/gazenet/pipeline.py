@@ -1,6 +1,6 @@
 """GazeNet pipelines: ``gazenet_<stage>`` for each stage, ``gazenet`` for data -> export.
 
-Each stage has a builder below; ``create_pipelines`` builds the requested ones by name. Node
+Each stage has a builder below, listed in ``STAGES`` (the registry builds the requested ones). Node
 modules are imported lazily (``pipelines.lazy``): ``gazenet_data`` never loads TensorFlow.
 """
 

@@ -1,0 +1,5 @@
+"""GestureNet family (TAO ``gesturenet``)."""
+
+from gaze_pipelines.pipelines.gesturenet.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

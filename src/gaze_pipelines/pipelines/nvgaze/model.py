@@ -8,8 +8,8 @@ connected layers (ReLU between them, the last one linear with one unit per outpu
 the raw grey image(s) in [0, 255], eyes x views x channels stacked as channels, so deployment
 feeds camera pixels. With ``input_norm`` (the default) the model instance-normalises each input
 image itself (per image and channel, no affine; one ``InstanceNormalization`` on the input in
-ONNX): brightness and contrast do not matter, and with batch norms everywhere else every
-convolution runs in INT8. Without it the model rescales to [-1, 1] (``2 x / 255 - 1`` as
+ONNX): brightness and contrast do not matter, and with batch norms everywhere else the
+convolutions quantize as one unbroken INT8 chain (no float op between them). Without it the model rescales to [-1, 1] (``2 x / 255 - 1`` as
 NvGaze's loader). NvGaze's own layout is ``input_norm=False, instance_norm_layers=4,
 batch_norm_layers=0``.
 

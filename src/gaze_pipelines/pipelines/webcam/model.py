@@ -95,8 +95,8 @@ def build_model(
             continue
         x = keras.layers.Rescaling(1.0 / 255.0, name=f"{n}_scale")(inputs[n])
         shared = shared_eye is not None and n in ("l_eye", "r_eye")
-        layers = shared_eye if shared else branch_layers(branch_of[n], n, model.bn_momentum)
-        feats.append(_apply(layers, x))
+        stack = shared_eye if shared else branch_layers(branch_of[n], n, model.bn_momentum)
+        feats.append(_apply(stack, x))
     x = feats[0] if len(feats) == 1 else keras.layers.Concatenate(name="concat")(feats)
     x = keras.layers.Dense(model.dense_nodes, activation="relu", name="fc1")(x)
     x = keras.layers.Dropout(model.dropout, name="drop1")(x)
