@@ -27,13 +27,21 @@ class ParameterError(ValueError):
     """A parameter failed validation; the message lists every bad key path and allowed values."""
 
 
-def _params_models() -> dict[str, type]:
-    """Collect ``PARAMS_MODELS`` ({dotted parameter key: pydantic model}) of every family."""
+def _params_models(tops: set[str] | None = None) -> dict[str, type]:
+    """Collect ``PARAMS_MODELS`` ({dotted parameter key: pydantic model}) of every family.
+
+    With ``tops`` (top-level parameter keys, e.g. ``gazenet``, ``nvgaze_tune``), only the
+    families those keys belong to are imported.
+    """
     import gaze_pipelines.pipelines as pkg  # noqa: PLC0415
 
     models: dict[str, type] = {}
     for family in pkgutil.iter_modules(pkg.__path__):
         if not family.ispkg:
+            continue
+        if tops is not None and not any(
+            t == family.name or t.startswith(family.name + "_") for t in tops
+        ):
             continue
         fam_pkg = importlib.import_module(f"{pkg.__name__}.{family.name}")
         for mod in pkgutil.iter_modules(fam_pkg.__path__):
@@ -54,7 +62,8 @@ def _lookup(tree: Any, dotted: str) -> Any:
 def validate_parameters(params: dict[str, Any], used: set[str] | None = None) -> None:
     """Validate every registered parameter model whose key is present (and used, if given)."""
     problems = []
-    for key, model in _params_models().items():
+    tops = None if used is None else {u.split(".", 1)[0] for u in used}
+    for key, model in _params_models(tops).items():
         if used is not None and not any(
             u == key or u.startswith(key + ".") or key.startswith(u + ".") for u in used
         ):

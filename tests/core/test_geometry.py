@@ -156,3 +156,54 @@ def test_undistort_image_matches_opencv_and_reuses_its_tables():
     geometry.undistort_image(img, K, dist)
     assert geometry._undistort_maps.cache_info().hits == 1  # second frame: no new tables
     assert geometry.undistort_image(img, K, np.zeros(5)) is img  # no distortion: untouched
+
+
+def _face_warps(K, w, h):
+    R = cv2.Rodrigues(np.array([0.15, -0.25, 0.08]))[0]  # a turned head
+    face = np.array([25.0, -10.0, 600.0])
+    le, re = face + [-32.0, -30.0, 0.0], face + [32.0, -30.0, 0.0]
+    return [
+        geometry.normalization(face, R, K, (w, h), 1920.0),
+        geometry.normalization(face, R, K, (224, 224), 960.0),
+        geometry.normalization(le, R, K, (120, 120), 1920.0),
+        geometry.normalization(re, R, K, (120, 120), 1920.0),
+    ]
+
+
+def test_undistort_region_gives_the_crops_of_the_whole_frame():
+    rng = np.random.default_rng(5)
+    w, h = 640, 480
+    img = cv2.GaussianBlur(rng.integers(0, 256, (h, w), dtype=np.uint8), (5, 5), 0)
+    K = np.array([[900.0, 0, 320], [0, 900.0, 240], [0, 0, 1]])
+    dist = np.array([-0.12, 0.05, 0.001, -0.001, 0.0])
+    warps = _face_warps(K, w, h)
+    region = geometry.undistort_region(img, K, dist, warps)
+    assert region.image.size < 0.5 * img.size  # only the face's part of the frame
+    whole = geometry.undistort_image(img, K, dist)
+    for nw in warps:
+        a = geometry.warp_image(whole, nw).astype(int)
+        b = geometry.warp_image(region, nw).astype(int)
+        assert np.abs(a - b).max() <= 1  # same source pixels; a coordinate may round the other way
+        assert np.count_nonzero(a != b) <= 0.001 * a.size
+
+
+def test_undistort_region_edge_cases():
+    img = np.full((48, 64), 200, np.uint8)
+    K = np.array([[60.0, 0, 32], [0, 60.0, 24], [0, 0, 1]])
+    dist = np.array([-0.1, 0.0, 0.0, 0.0, 0.0])
+    # no distortion: the frame itself, nothing copied
+    assert geometry.undistort_region(img, K, np.zeros(5), _face_warps(K, 64, 48)).image is img
+    # a patch looking far outside the frame reads nothing: black, as from the whole frame
+    away = geometry.normalization(np.array([5000.0, 0.0, 600.0]), np.eye(3), K, (16, 16), 60.0)
+    region = geometry.undistort_region(img, K, dist, [away])
+    assert not geometry.warp_image(region, away).any()
+    assert not geometry.warp_image(geometry.undistort_image(img, K, dist), away).any()
+    # a warp whose preimage reaches behind the camera needs the whole frame
+    behind = geometry.NormWarp(
+        warp=np.array([[1.0, 0, 0], [0, 1.0, 0], [0.05, 0, 1.0]]),
+        rotation=np.eye(3),
+        scale=np.eye(3),
+        camera=np.eye(3),
+        size=(64, 48),
+    )
+    assert geometry.sampled_region([behind], 64, 48) == (0, 0, 63, 47)

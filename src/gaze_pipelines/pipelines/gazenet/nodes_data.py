@@ -611,11 +611,11 @@ def _read_grey(path: str) -> np.ndarray | None:
 
 
 def _norm_frame(
-    row: Any, cfg: SetConfig, img_u: np.ndarray, p: DatasetConvertParams
+    row: Any, cfg: SetConfig, img: np.ndarray, p: DatasetConvertParams
 ) -> dict[str, Any]:
     """Zhang-Sugano normalization of one frame: full frame, face and both eyes (TAO's outputs)."""
     R = np.asarray(row.head_rotation).reshape(3, 3)
-    h, w = img_u.shape[:2]
+    h, w = img.shape[:2]
     face_cam = np.asarray(row.face_cam)
     le_cam, re_cam = np.asarray(row.lpc_cam), np.asarray(row.rpc_cam)
     target = np.array([row.gaze_cam_x, row.gaze_cam_y, row.gaze_cam_z])
@@ -642,6 +642,9 @@ def _norm_frame(
     leye_bb = [int(ec[0, 0] - half), int(ec[0, 1] - half), int(2 * half), int(2 * half)]
     reye_bb = [int(ec[1, 0] - half), int(ec[1, 1] - half), int(2 * half), int(2 * half)]
     face_bb = [int(w / 2 - 112 * s), int(h / 2 - 112 * s), int(224 * s), int(224 * s)]
+    # undistort only the part of the frame the crops read (the face: ~15% of a 640x480 frame)
+    warps = [face, le, re] + ([full] if p.write_norm_frame else [])
+    img_u = geometry.undistort_region(img, cfg.K, cfg.dist, warps)
     face_img = geometry.warp_image(img_u, face)
     out = {
         "images": {
@@ -660,11 +663,20 @@ def _norm_frame(
     }
     if p.write_norm_frame:
         out["images"]["frame"] = geometry.warp_image(img_u, full)
-    for name, nw, origin in (("face", face, face_cam), ("leye", le, le_cam), ("reye", re, re_cam)):
-        gt, gp = geometry.gaze_to_theta_phi(nw.rotate_gaze(target - origin))
-        ht, hp = nw.head_theta_phi(R)
-        out[f"norm_{name}_gaze_theta"], out[f"norm_{name}_gaze_phi"] = float(gt), float(gp)
-        out[f"norm_{name}_hp_theta"], out[f"norm_{name}_hp_phi"] = ht, hp
+    # gaze (target - centre) and head z axis in each normalized camera, as (theta, phi) in one go
+    rots = np.stack([face.rotation, le.rotation, re.rotation])  # (3, 3, 3)
+    gaze = np.einsum("kij,kj->ki", rots, target - np.stack([face_cam, le_cam, re_cam]))
+    head_z = -(rots @ R)[:, :, 2]
+    theta, phi = geometry.gaze_to_theta_phi(np.concatenate([gaze, head_z]))
+    for k, name in enumerate(("face", "leye", "reye")):
+        out[f"norm_{name}_gaze_theta"], out[f"norm_{name}_gaze_phi"] = (
+            float(theta[k]),
+            float(phi[k]),
+        )
+        out[f"norm_{name}_hp_theta"], out[f"norm_{name}_hp_phi"] = (
+            float(theta[3 + k]),
+            float(phi[3 + k]),
+        )
     return out
 
 
@@ -704,8 +716,7 @@ def _normalize_user(
             continue
         res: dict[str, Any] = {"_index": row.Index, "norm_frame_path": ""}
         if row.valid_theta_phi:
-            img_u = geometry.undistort_image(img, cfg.K, cfg.dist)
-            norm = _norm_frame(row, cfg, img_u, p)
+            norm = _norm_frame(row, cfg, img, p)
             name = f"{row.frame}.png"  # frame names are unique per user; crops are PNG
             for kind, patch in norm.pop("images").items():
                 images[f"{norm_root}/{kind}/{row.user}/{name}"] = encode(patch)
