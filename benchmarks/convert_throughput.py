@@ -8,6 +8,21 @@ and prints frames/s end to end (process wall time, including Kedro and library s
 inside the pipeline (the run report's seconds), plus seconds per node. The machine is often
 shared: each run also shows the CPU seconds the ``kedro run`` process used (user + system, a
 figure other processes barely move) and the 1-minute load average before it started.
+
+Two probes, taken just before each run, tell how fast the (often shared) machine was at the time:
+``host ms`` is a fixed piece of the conversion's own work (decode + undistort + face warp of one
+rendered frame, single thread, best of 3 x 20), and ``create ms`` is what creating one empty file
+costs beside the run's output folder (the converter creates four PNG files per frame).
+
+Every run writes into a fresh folder, and nothing is deleted until all runs are done. On an ext4
+file system without a journal (this development VM's root file system) the kernel will not reuse
+an inode freed in the last ~30 s, and every new file in that block group first walks past all of
+them (``recently_deleted`` in ``find_inode_bit``, seen with ``perf``): right after 4,800 files are
+deleted, creating one costs ~1 ms of kernel CPU instead of ~0.02 ms, so a run that follows the
+cleanup of the previous one loses seconds to it. A user's ``kedro run`` does not follow such a
+cleanup; ``--delete-between`` measures the old way (output removed after each run) to show the
+effect. The probe's files are not deleted before the runs either. ``--output-parent`` picks where
+the output folders go (default: the system temp folder).
 """
 
 from __future__ import annotations
@@ -16,6 +31,8 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +41,41 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 KEDRO = Path(sys.executable).parent / "kedro"
+
+
+def _host_ms(sample_png: Path) -> float:
+    """Milliseconds for a fixed slice of the conversion's work on one frame (best of 3 x 20)."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from gaze_pipelines.core import geometry, png  # noqa: PLC0415
+
+    cv2.setNumThreads(1)
+    data = sample_png.read_bytes()
+    K = np.array([[900.0, 0, 320], [0, 900.0, 240], [0, 0, 1]])
+    dist = np.array([-0.05, 0.02, 0.0, 0.0, 0.0])
+    warp = geometry.normalization(np.array([0.0, 0.0, 600.0]), np.eye(3), K, (224, 224), 960.0)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            img = png.decode_grey(data)
+            geometry.warp_image(geometry.undistort_image(img, K, dist), warp)
+        best = min(best, (time.perf_counter() - t0) / 20 * 1e3)
+    return best
+
+
+def _create_ms(folder: Path, n: int = 200) -> float:
+    """Milliseconds to create (and close) one empty file in the new folder ``folder``.
+
+    The files stay until the benchmark ends: deleting them would slow the run that follows (see
+    the module docstring).
+    """
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    for i in range(n):
+        os.close(os.open(folder / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    return (time.perf_counter() - t0) / n * 1e3
 
 
 def _kedro(*args: str) -> None:
@@ -40,6 +92,17 @@ def main() -> None:
         "--workers", type=int, default=0, help="gazenet.dataset_convert.workers (0 = cores)"
     )
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument(
+        "--output-parent",
+        type=Path,
+        default=None,
+        help="folder for the temporary output roots (default: the system temp folder)",
+    )
+    ap.add_argument(
+        "--delete-between",
+        action="store_true",
+        help="remove each run's output right after it (the next run then pays for the deletes)",
+    )
     ap.add_argument(
         "--frames-per-user",
         type=int,
@@ -66,10 +129,14 @@ def _run(args: argparse.Namespace, data_root: Path | None) -> None:
     elif not any(raw.glob("*/Data")):
         print("rendering the embedded sample (kedro run --pipeline gazenet_sample) ...", flush=True)
         _kedro("run", "--pipeline", "gazenet_sample")
-    n_frames = sum(1 for _ in raw.glob("*/Data/*/*.png"))
+    pngs = sorted(raw.glob("*/Data/*/*.png"))
+    n_frames = len(pngs)
     rows = []
-    for i in range(args.repeat):
-        with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory(dir=args.output_parent, prefix="convert_bench_") as bench:
+        for i in range(args.repeat):
+            host = _host_ms(pngs[0])
+            out = Path(bench) / f"run{i + 1}"
+            create = _create_ms(Path(bench) / f"probe{i + 1}")
             load = os.getloadavg()[0]
             cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
@@ -84,30 +151,40 @@ def _run(args: argparse.Namespace, data_root: Path | None) -> None:
             wall = time.perf_counter() - t0
             cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-        report = json.loads((REPO / "data" / "08_reporting" / "run_report.json").read_text())
-        rows.append(
-            (
-                i + 1,
-                wall,
-                report["seconds"],
-                report["nodes"],
-                report["tables"].get("gazenet_frames", 0),
-                report["rejects"].get("gazenet_rejects", {}),
-                cpu,
-                load,
+            if args.delete_between:
+                shutil.rmtree(out)
+            report = json.loads((REPO / "data" / "08_reporting" / "run_report.json").read_text())
+            rows.append(
+                (
+                    i + 1,
+                    wall,
+                    report["seconds"],
+                    report["nodes"],
+                    report["tables"].get("gazenet_frames", 0),
+                    report["rejects"].get("gazenet_rejects", {}),
+                    cpu,
+                    load,
+                    host,
+                    create,
+                )
             )
-        )
     print(
         f"\ngazenet_data on {n_frames} rendered frames, {os.cpu_count()} CPU cores, workers={args.workers or 'all'}"
     )
     print(
-        f"{'run':>3} | {'wall s':>7} | {'frames/s (wall)':>15} | {'pipeline s':>10} | {'frames/s (pipeline)':>19} | {'CPU s':>6} | {'load':>5} | {'converted':>9} | rejects"
+        f"{'run':>3} | {'wall s':>7} | {'frames/s (wall)':>15} | {'pipeline s':>10} | {'frames/s (pipeline)':>19} | {'CPU s':>6} | {'load':>5} | {'host ms':>7} | {'create ms':>9} | {'converted':>9} | rejects"
     )
-    print("-" * 118)
-    for run, wall, inner, _, converted, rejects, cpu, load in rows:
+    print("-" * 140)
+    for run, wall, inner, _, converted, rejects, cpu, load, host, create in rows:
         print(
-            f"{run:>3} | {wall:7.2f} | {n_frames / wall:15.1f} | {inner:10.2f} | {n_frames / inner:19.1f} | {cpu:6.1f} | {load:5.2f} | {converted:9d} | {rejects or 0}"
+            f"{run:>3} | {wall:7.2f} | {n_frames / wall:15.1f} | {inner:10.2f} | {n_frames / inner:19.1f} | {cpu:6.1f} | {load:5.2f} | {host:7.2f} | {create:9.3f} | {converted:9d} | {rejects or 0}"
         )
+    walls = sorted(r[1] for r in rows)
+    inners = sorted(r[2] for r in rows)
+    print(
+        f"median: {n_frames / statistics.median(walls):.1f} frames/s end to end, "
+        f"{n_frames / statistics.median(inners):.1f} frames/s inside the pipeline"
+    )
     best = min(rows, key=lambda r: r[2])
     print("\nseconds per node (fastest run):")
     for name, sec in sorted(best[3].items(), key=lambda kv: -kv[1]):

@@ -18,7 +18,12 @@ from pydantic import ValidationError
 from gaze_pipelines.core.io import atomic_write_text
 from gaze_pipelines.params_common import format_validation_error
 from gaze_pipelines.validation.suites import SuiteRegistry
-from gaze_pipelines.validation.worker import ValidationWorker, worker_enabled
+from gaze_pipelines.validation.worker import (
+    ValidationWorker,
+    start_for_cli_run,
+    take_early_worker,
+    worker_enabled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,14 +122,15 @@ class ExpectationValidationHook:
 
     When the pipeline saves a bound dataset, a background worker (``validation.worker``) imports
     Great Expectations while Kedro loads the configuration and the first nodes run, and checks
-    the tables. For ``kedro run --pipeline <name>`` the worker starts as soon as the context
-    exists (the named pipelines are known then); ``before_pipeline_run`` keeps it only if the
-    pipeline, after its node filters, still saves a bound dataset.
+    the tables. In ``kedro run`` the worker is forked when the settings load; once the context
+    exists a named run keeps it only if its pipelines save a bound dataset, and
+    ``before_pipeline_run`` keeps it only if the pipeline, after its node filters, still does.
     """
 
     def __init__(self) -> None:
         self._registry: SuiteRegistry | None = None
         self._worker: ValidationWorker | None = None
+        start_for_cli_run()  # settings load first in `kedro run`: the import starts at once
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -132,8 +138,16 @@ class ExpectationValidationHook:
         conf_source = Path(context.config_loader.conf_source)
         self._registry = SuiteRegistry(conf_source / "base" / "expectations")
         self._stop_worker()
-        if worker_enabled() and self._saves_bound(requested_outputs()):
-            self._start_worker()
+        early = take_early_worker()
+        outputs = requested_outputs()
+        if worker_enabled() and self._saves_bound(outputs):
+            self._worker = early
+            if self._worker is None:
+                self._start_worker()
+        elif outputs is None and early is not None:
+            self._worker = early  # no names given: before_pipeline_run decides
+        elif early is not None:
+            early.close()
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -178,6 +192,61 @@ class ExpectationValidationHook:
         if self._worker is not None:
             self._worker.close()
             self._worker = None
+
+
+class BackgroundWritesHook:
+    """Write-behind saves (``FileTreeDataset(write_behind=True)``) are done before anyone reads.
+
+    A dataset this run saved is complete when it is loaded (a write-behind dataset's own ``load``
+    waits for its write). Any other dataset (a raw input, a record reader, another transcoding
+    of a saved entry) may read files that a write-behind save is still creating, so loading it
+    first waits for every pending write: ``__default__``'s training reads the crops
+    ``gazenet_data`` has just handed to its writer. The run ends only when the writes are done
+    (before the other ``after_pipeline_run`` hooks, so the run report's seconds include the
+    wait); a failed write fails the run.
+    """
+
+    def __init__(self) -> None:
+        self._saved: set[str] = set()
+
+    @staticmethod
+    def _wait() -> None:
+        from gaze_pipelines.datasets.file_tree import wait_for_background_writes  # noqa: PLC0415
+
+        wait_for_background_writes()
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        """Start with no dataset saved."""
+        self._saved = set()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        """Remember what this run has written."""
+        self._saved.add(dataset_name)
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name: str) -> None:
+        """Wait for pending writes before loading a dataset this run did not save."""
+        if (
+            dataset_name not in self._saved
+            and dataset_name != "parameters"
+            and not dataset_name.startswith("params:")
+        ):
+            self._wait()
+
+    @hook_impl(tryfirst=True)
+    def after_pipeline_run(self) -> None:
+        """Wait for the writes; raise the first failure."""
+        self._wait()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """Let the writes finish (their failures are logged; the run has failed already)."""
+        try:
+            self._wait()
+        except Exception as exc:  # noqa: BLE001 - the pipeline's own error is the one raised
+            logger.error("%s", exc)
 
 
 class RunReportHook:

@@ -9,7 +9,12 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 
-from gaze_pipelines.hooks import ExpectationValidationHook, ParameterValidationHook, RunReportHook
+from gaze_pipelines.hooks import (
+    BackgroundWritesHook,
+    ExpectationValidationHook,
+    ParameterValidationHook,
+    RunReportHook,
+)
 
 _MISSING = object()
 
@@ -78,7 +83,12 @@ class ProjectConfigLoader(OmegaConfigLoader):
         return value
 
 
-HOOKS = (ParameterValidationHook(), ExpectationValidationHook(), RunReportHook())
+HOOKS = (
+    ParameterValidationHook(),
+    ExpectationValidationHook(),
+    RunReportHook(),
+    BackgroundWritesHook(),
+)
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from kedro.io import DatasetError
 
@@ -140,3 +142,69 @@ def test_default_workers_local_sequential_remote_parallel(tmp_path):
     files = {f"d{i % 3}/f{i}.bin": bytes([i]) * 10 for i in range(12)}
     remote.save(files)
     assert {k: v() for k, v in remote.load().items()} == files
+
+
+def _gated(gate, content: bytes):
+    """File content that a forked writer can only produce once ``gate`` exists."""
+
+    def produce() -> bytes:
+        for _ in range(2000):
+            if gate.exists():
+                return content
+            time.sleep(0.005)
+        raise TimeoutError("gate never opened")
+
+    return produce
+
+
+def test_write_behind_returns_at_once_and_writes_the_same_tree(tmp_path):
+    from gaze_pipelines.datasets.file_tree import _PENDING, wait_for_background_writes
+
+    files = _tree()
+    plain = tmp_path / "plain"
+    FileTreeDataset(path=str(plain), mode="merge", swap_depth=2).save(files)
+    gate = tmp_path / "gate"
+    root = tmp_path / "behind"
+    ds = FileTreeDataset(path=str(root), mode="merge", swap_depth=2, write_behind=True)
+    ds.save({**files, "set/face/u0/f0.png": _gated(gate, files["set/face/u0/f0.png"])})
+    assert _PENDING and not (root / "set" / "face").exists()  # the writer waits on the gate
+    gate.touch()
+    assert sorted(ds.load()) == sorted(files)  # a load waits for the write
+    assert _read(root) == _read(plain) and not _PENDING
+    assert not [p for p in tmp_path.rglob(".*")]
+    wait_for_background_writes()  # nothing pending: returns
+
+
+def test_write_behind_failure_is_raised_and_keeps_the_previous_tree(tmp_path):
+    from gaze_pipelines.datasets.file_tree import wait_for_background_writes
+
+    root = tmp_path / "out"
+    ds = FileTreeDataset(path=str(root), mode="merge", swap_depth=1, write_behind=True)
+    ds.save({"s/a.txt": "v1"})
+    ds.save({"s/a.txt": "v2", "s/b.txt": 3})  # the first save is waited for, the second fails
+    with pytest.raises(DatasetError, match=r"saving .*out' failed: .*must be bytes or str"):
+        wait_for_background_writes()
+    assert _read(root) == {"s/a.txt": b"v1"}
+    wait_for_background_writes()  # reported once
+
+
+def test_hook_waits_for_writes_before_loading_what_the_run_did_not_save(tmp_path):
+    import threading
+
+    from gaze_pipelines.datasets.file_tree import _PENDING
+    from gaze_pipelines.hooks import BackgroundWritesHook
+
+    hook = BackgroundWritesHook()
+    hook.before_pipeline_run()
+    hook.after_dataset_saved("gazenet_split")
+    gate = tmp_path / "gate"
+    root = tmp_path / "crops"
+    FileTreeDataset(path=str(root), write_behind=True).save({"f/a.png": _gated(gate, b"png")})
+    # parameters and datasets this run saved load at once, the write still pending
+    for name in ("parameters", "params:gazenet.dataset_convert", "gazenet_split"):
+        hook.before_dataset_loaded(name)
+    assert _PENDING and not root.exists()
+    # a reader of files on disk (e.g. gazenet_train's records) waits for the crops
+    threading.Timer(0.3, gate.touch).start()
+    hook.before_dataset_loaded("gazenet_tfrecords@experiment")
+    assert (root / "f" / "a.png").read_bytes() == b"png" and not _PENDING

@@ -98,3 +98,32 @@ def test_named_run_starts_the_worker_with_the_context(tmp_path, monkeypatch):
     # no named pipelines (plain `kedro run`, notebooks): the context starts nothing
     monkeypatch.setattr(hooks, "requested_outputs", lambda: None)
     assert _hook(tmp_path / "again")._worker is None
+
+
+def test_kedro_run_forks_the_worker_when_settings_load(tmp_path, monkeypatch):
+    import gaze_pipelines.hooks as hooks
+    from gaze_pipelines.validation import worker as vw
+
+    assert vw.cli_run_requested(["/venv/bin/kedro", "run", "--pipeline", "x"])
+    assert vw.cli_run_requested(["/lib/kedro/__main__.py", "run"])  # python -m kedro run
+    assert not vw.cli_run_requested(["/venv/bin/kedro", "registry", "list"])
+    assert not vw.cli_run_requested(["/venv/bin/pytest", "run"])
+    monkeypatch.delenv("GAZE_PIPELINES_VALIDATION_WORKER", raising=False)
+    monkeypatch.setattr(vw.sys, "argv", ["/venv/bin/kedro", "run", "--pipeline", "x"])
+    # the named pipelines save a bound table: the hook adopts the worker forked at start-up
+    monkeypatch.setattr(hooks, "requested_outputs", lambda: {"toy_table"})
+    hook = _hook(tmp_path / "a")
+    assert hook._worker is not None and vw._early is None
+    hook.before_dataset_saved("toy_table", pd.DataFrame({"x": [1]}), None)
+    hook.after_pipeline_run()
+    # they save nothing bound: the early worker is terminated at once, mid-import or not
+    monkeypatch.setattr(hooks, "requested_outputs", lambda: {"other"})
+    hook = ExpectationValidationHook()
+    early = vw._early
+    processes = list(early._pool._processes.values())
+    context = SimpleNamespace(config_loader=SimpleNamespace(conf_source=str(tmp_path / "conf")))
+    hook.after_context_created(context)
+    assert hook._worker is None and vw._early is None and early._pool is None
+    for proc in processes:
+        proc.join(timeout=10)
+        assert not proc.is_alive()

@@ -9,6 +9,11 @@ loading and the mostly serial ingest steps leave idle. At each bound save the ho
 table and the suites and waits for the summaries, so a failure still stops the run before
 anything is written, with the same ``ExpectationFailure`` as in-process validation.
 
+For ``kedro run`` the worker is forked even earlier, when the project's settings load (Kedro
+reads them before it parses the configuration): :func:`start_for_cli_run`. The hook adopts it
+once the context exists, or stops it (the process is terminated, so a run that needs no
+validation never waits for the import).
+
 If the worker cannot start or dies, validation falls back to this process (with a warning);
 ``GAZE_PIPELINES_VALIDATION_WORKER=0`` turns the worker off.
 """
@@ -18,9 +23,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -78,7 +85,43 @@ class ValidationWorker:
         return check_suites(suites, dataset, df)
 
     def close(self) -> None:
-        """Stop the worker process (idempotent)."""
+        """Stop the worker process (idempotent), even in the middle of its warm-up import."""
         if self._pool is not None:
+            # the pool would let a worker finish its initializer (seconds of import) and the
+            # interpreter would wait for it at exit: terminate it (no check is in flight here)
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                if proc.is_alive():
+                    proc.terminate()
             self._pool = None
+
+
+_early: ValidationWorker | None = None
+
+
+def cli_run_requested(argv: list[str] | None = None) -> bool:
+    """True when this process is ``kedro run ...`` (or ``python -m kedro run ...``)."""
+    argv = sys.argv if argv is None else argv
+    return (
+        len(argv) > 1
+        and argv[1] == "run"
+        and (Path(argv[0]).name == "kedro" or Path(argv[0]).parent.name == "kedro")
+    )
+
+
+def start_for_cli_run() -> None:
+    """Fork the worker now if this process is ``kedro run`` (see the module docstring)."""
+    global _early  # noqa: PLW0603 - one early worker per process
+    if _early is None and worker_enabled() and cli_run_requested():
+        try:
+            _early = ValidationWorker()
+        except OSError as exc:
+            logger.debug("early expectation worker not started: %s", exc)
+
+
+def take_early_worker() -> ValidationWorker | None:
+    """The worker :func:`start_for_cli_run` forked, handed over once (None if there is none)."""
+    global _early  # noqa: PLW0603
+    worker, _early = _early, None
+    return worker
