@@ -16,13 +16,15 @@ costs beside the run's output folder (the converter creates four PNG files per f
 
 Every run writes into a fresh folder, and nothing is deleted until all runs are done. On an ext4
 file system without a journal (this development VM's root file system) the kernel will not reuse
-an inode freed in the last ~30 s, and every new file in that block group first walks past all of
-them (``recently_deleted`` in ``find_inode_bit``, seen with ``perf``): right after 4,800 files are
-deleted, creating one costs ~1 ms of kernel CPU instead of ~0.02 ms, so a run that follows the
-cleanup of the previous one loses seconds to it. A user's ``kedro run`` does not follow such a
-cleanup; ``--delete-between`` measures the old way (output removed after each run) to show the
-effect. The probe's files are not deleted before the runs either. ``--output-parent`` picks where
-the output folders go (default: the system temp folder).
+an inode freed in the last 60 s (360 s while its inode-table block is dirty), and every new file
+in that block group first walks past all of them (``recently_deleted`` in ``find_inode_bit``,
+seen with ``perf``): for minutes after thousands of files are deleted nearby, creating one costs
+0.3-1 ms of kernel CPU instead of ~0.02 ms, and a run that follows the cleanup of the previous
+one loses seconds to it. A user's ``kedro run`` does not follow such a cleanup;
+``--delete-between`` measures the old way (output removed after each run) to show the effect.
+The probe's files are not deleted before the runs either. Leave a few minutes between two
+invocations (the first one's cleanup is such a delete), or give each its own ``--output-parent``
+(default: the system temp folder).
 """
 
 from __future__ import annotations
