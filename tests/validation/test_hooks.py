@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -126,4 +130,22 @@ def test_kedro_run_forks_the_worker_when_settings_load(tmp_path, monkeypatch):
     assert hook._worker is None and vw._early is None and early._pool is None
     for proc in processes:
         proc.join(timeout=10)
-        assert not proc.is_alive()
+        if proc.exitcode is not None:  # terminated mid-import, not left to finish it
+            assert proc.exitcode == -signal.SIGTERM
+        else:  # the pool's manager thread reaped it first: is_alive/exitcode cannot tell
+            assert sys.platform == "linux" and _process_ended(proc.pid)
+
+
+def _process_ended(pid: int, timeout: float = 10.0) -> bool:
+    """True once ``pid`` is gone or a zombie (read from /proc, not from ``Process.is_alive``: the
+    pool's manager thread may reap the child first, and ``is_alive`` then reads ECHILD as alive)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
