@@ -40,15 +40,12 @@ def _params_models(tops: set[str] | None = None) -> dict[str, type]:
     """
     import gaze_pipelines.pipelines as pkg  # noqa: PLC0415
 
+    wanted = None if tops is None else {pkg.family_of(t) for t in tops}
     models: dict[str, type] = {}
-    for family in pkgutil.iter_modules(pkg.__path__):
-        if not family.ispkg:
+    for family in pkg.model_families():
+        if wanted is not None and family not in wanted:
             continue
-        if tops is not None and not any(
-            t == family.name or t.startswith(family.name + "_") for t in tops
-        ):
-            continue
-        fam_pkg = importlib.import_module(f"{pkg.__name__}.{family.name}")
+        fam_pkg = importlib.import_module(f"{pkg.__name__}.{family}")
         for mod in pkgutil.iter_modules(fam_pkg.__path__):
             if mod.name.startswith("params"):
                 module = importlib.import_module(f"{fam_pkg.__name__}.{mod.name}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import pkgutil
 from collections.abc import Collection
 
 from kedro.framework.project import find_pipelines
@@ -39,22 +38,19 @@ def requested_pipelines() -> set[str] | None:
     return None if requested is None else set(requested)
 
 
-def _family_wanted(family: str, names: Collection[str] | None) -> bool:
-    return names is None or any(n == family or n.startswith(f"{family}_") for n in names)
-
-
 def discover_families(names: Collection[str] | None = None) -> dict[str, object]:
     """Import ``pipelines/<family>/pipeline.py`` of every family package (those ``names`` need)."""
     import gaze_pipelines.pipelines as pkg  # noqa: PLC0415
 
+    wanted = None if names is None else {pkg.family_of(n) for n in names}
     modules = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if not info.ispkg or info.name.startswith("_") or not _family_wanted(info.name, names):
+    for family in pkg.model_families():
+        if wanted is not None and family not in wanted:
             continue
-        if importlib.util.find_spec(f"{pkg.__name__}.{info.name}.pipeline") is None:
-            logger.warning("pipelines/%s has no pipeline.py: not registered", info.name)
+        if importlib.util.find_spec(f"{pkg.__name__}.{family}.pipeline") is None:
+            logger.warning("pipelines/%s has no pipeline.py: not registered", family)
             continue
-        modules[info.name] = importlib.import_module(f"{pkg.__name__}.{info.name}.pipeline")
+        modules[family] = importlib.import_module(f"{pkg.__name__}.{family}.pipeline")
     return modules
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
-import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +15,16 @@ from gaze_pipelines.hooks import (
     ParameterValidationHook,
     RunReportHook,
 )
+from gaze_pipelines.pipelines import family_of
 
 _MISSING = object()
 _FAMILY_FILE_KINDS = ("parameters", "catalog")
 
 
-@functools.cache
-def model_families() -> tuple[str, ...]:
-    """The model family packages under ``gaze_pipelines/pipelines/`` (found without importing them)."""
-    import gaze_pipelines.pipelines as pkg  # noqa: PLC0415
-
-    return tuple(
-        sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.ispkg and m.name[0] != "_")
-    )
-
-
-def _family_of(name: str) -> str | None:
-    """The family a pipeline name (``gazenet_data``) or a file-name suffix (``nvgaze_tune``) names."""
-    for family in model_families():
-        if name == family or name.startswith(family + "_"):
-            return family
-    return None
-
-
 def config_file_family(path: str | Path) -> str | None:
     """The family a ``parameters_<family>[_*]`` / ``catalog_<family>[_*]`` file belongs to."""
     kind, _, rest = Path(path).stem.partition("_")
-    return _family_of(rest) if kind in _FAMILY_FILE_KINDS and rest else None
+    return family_of(rest) if kind in _FAMILY_FILE_KINDS and rest else None
 
 
 def families_in_scope() -> set[str] | None:
@@ -56,7 +37,7 @@ def families_in_scope() -> set[str] | None:
         return None
     if "__default__" in names:
         names = (names - {"__default__"}) | set(DEFAULT)
-    families = {_family_of(n) for n in names}
+    families = {family_of(n) for n in names}
     return None if None in families else families
 
 
